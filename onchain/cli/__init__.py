@@ -1,0 +1,60 @@
+"""The `onchain` command line. Each command group lives in its own module and registers here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from onchain import __version__
+from onchain.errors import OnchainError
+
+app = typer.Typer(
+    name="onchain",
+    help="Self-hostable real-time on-chain data: decoded DeFi events, prices, TVL, streaming, alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """onchain-services command line."""
+
+
+def _register_commands() -> None:
+    # Each module adds its commands to `app` when imported.
+    from onchain.cli import commands  # noqa: F401
+
+
+def main() -> None:
+    """Entry point: render our errors as one clear line and a non-zero exit, never a traceback."""
+    _register_commands()
+    try:
+        app(standalone_mode=False)
+    except OnchainError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,3 @@
+"""Imports every command module so each registers itself on the `onchain` app."""
+
+from onchain.cli import chains  # noqa: F401

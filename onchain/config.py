@@ -1,0 +1,75 @@
+"""Settings from `ONCHAIN_*` environment variables and an optional `onchain.toml`.
+
+Settings are built explicitly (`load_settings()`) and passed in, never read at import time,
+so every test and every process role can run with its own database and Redis prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from onchain.errors import ConfigError
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class FactoryConfig(BaseModel):
+    """A Uniswap V2-style factory to attribute pools to (forks are rows, not code)."""
+
+    protocol: str
+    chain: str = "ethereum"
+    address: str
+    init_code_hash: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONCHAIN_", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    redis_url: str = ""
+    redis_prefix: str = "onchain:"
+    config: Path | None = None
+    jwt_secret: str = ""
+    webhook_allow_private: bool = False
+    log_level: str = "INFO"
+    factories: list[FactoryConfig] = Field(default_factory=list)
+    chain_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, else the SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'onchain.db').as_posix()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Environment first, then `onchain.toml` (or `ONCHAIN_CONFIG`) fills what env left unset."""
+    settings = Settings(**overrides)
+    path = settings.config or (Path("onchain.toml") if Path("onchain.toml").exists() else None)
+    if path is None:
+        return settings
+    try:
+        document = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    from_file: dict[str, Any] = {}
+    for key, value in document.get("onchain", document).items():
+        if key == "chains":
+            from_file["chain_overrides"] = value
+        elif f"ONCHAIN_{key.upper()}" not in os.environ and key not in overrides:
+            from_file[key] = value
+    merged = settings.model_dump() | from_file | overrides
+    try:
+        return Settings(**merged)
+    except ValueError as exc:
+        raise ConfigError(f"invalid setting in {path}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Pure domain records shared by every layer: no I/O here."""
