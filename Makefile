@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+CONTRACTS_STAMP := build/contracts/.built
 
 .PHONY: install run test lint bench clean
 
-install: $(STAMP) $(NPM_STAMP)
+install: $(STAMP) $(NPM_STAMP) $(CONTRACTS_STAMP)
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -18,6 +19,10 @@ $(STAMP): pyproject.toml
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
+
+$(CONTRACTS_STAMP): $(NPM_STAMP) scripts/build_contracts.js $(wildcard contracts/*.sol)
+	node scripts/build_contracts.js
+	@touch $(CONTRACTS_STAMP)
 
 run: install
 	$(BIN)/onchain demo
