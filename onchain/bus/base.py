@@ -1,0 +1,78 @@
+"""The bus interface: topics carry JSON messages from the pipeline to everyone downstream.
+
+Delivery is fan-out and at-most-once: every current subscriber of a topic gets each message published
+after it subscribed; nothing is replayed. Messages are published only after the data they describe
+is committed, so a subscriber may always read the store for more.
+
+Topics published by the ingest pipeline (payloads are JSON objects; integers exact, any size):
+- `blocks`: one per stored block `{"chain", "number", "hash", "parent_hash", "timestamp", "logs", "events"}`
+- `events`: one per committed batch `{"chain", "from_block", "to_block", "events": [event...]}` where an
+  event is `{"chain", "block_number", "block_hash", "transaction_hash", "transaction_index", "log_index",
+  "address", "family", "name", "kind", "protocol", "args"}`
+- `reorg`: `{"chain", "ancestor", "ancestor_hash", "orphaned_from", "orphaned_to", "depth"}` after rollback
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from onchain.errors import OnchainError
+
+BLOCKS = "blocks"
+EVENTS = "events"
+REORG = "reorg"
+
+
+class BusError(OnchainError):
+    """The message broker refused or dropped a publish or subscribe."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    data: bytes
+
+    def json(self) -> Any:
+        """The payload decoded (stdlib json: orjson would turn integers beyond 64 bits into floats)."""
+        return json.loads(self.data)
+
+
+def encode(payload: bytes | dict[str, Any]) -> bytes:
+    """JSON bytes with exact integers of any size (orjson first, stdlib when a value exceeds 64 bits)."""
+    if isinstance(payload, bytes):
+        return payload
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Subscription(Protocol):
+    """Messages of one topic in publication order; iterate it, and close it when done."""
+
+    topic: str
+
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+
+    async def get(self, timeout: float | None = None) -> Message:
+        """The next message; raises TimeoutError after `timeout` seconds without one."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    async def publish(self, topic: str, payload: bytes | dict[str, Any]) -> None:
+        """Send to every current subscriber of `topic`; dicts are encoded as JSON."""
+        ...
+
+    async def subscribe(self, topic: str) -> Subscription:
+        """A subscription that receives every message published after this call returns."""
+        ...
+
+    async def close(self) -> None: ...

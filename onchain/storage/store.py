@@ -1,0 +1,521 @@
+"""The store: one interface over SQLite (default) and PostgreSQL.
+
+Writes come from the ingest pipeline: `write_blocks` stores a contiguous run of blocks with their
+transactions, decoded events and new pools, and advances the chain's cursor, all in one transaction.
+It first deletes whatever the range already holds, so re-ingesting a range never duplicates a row.
+`rollback_after` removes everything derived from blocks above a number (after a reorg).
+
+Reads are small documented helpers (`events`, `pools`, `tokens`, `latest_block`, ...) returning plain
+records; other layers needing their own queries use `store.engine` with the tables in
+`onchain.storage.tables`. Event args come back as dicts with exact integers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Row, delete, event, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from onchain.domain.events import Event
+from onchain.errors import StorageError
+from onchain.storage import migrate
+from onchain.storage.bulk import insert_rows, upsert_ignore
+from onchain.storage.codec import decode_args, encode_args
+from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, TokenRecord
+from onchain.storage.tables import (
+    BLOCK_DERIVED,
+    blocks,
+    chains,
+    cursors,
+    events,
+    pools,
+    protocol_metrics,
+    tokens,
+    transactions,
+)
+
+_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
+
+_EVENT_COLUMNS = (
+    "chain",
+    "block_number",
+    "log_index",
+    "block_hash",
+    "transaction_hash",
+    "transaction_index",
+    "address",
+    "family",
+    "name",
+    "protocol",
+    "args",
+)
+_TX_COLUMNS = (
+    "chain",
+    "block_number",
+    "transaction_index",
+    "hash",
+    "from_address",
+    "to_address",
+    "value",
+    "gas_price",
+    "gas_used",
+    "status",
+)
+_BLOCK_COLUMNS = (
+    "chain",
+    "number",
+    "hash",
+    "parent_hash",
+    "timestamp",
+    "miner",
+    "base_fee_per_gas",
+    "gas_used",
+    "transaction_count",
+    "log_count",
+    "event_count",
+)
+
+
+def _engine_for(url: str) -> AsyncEngine:
+    """An async engine; for SQLite, creates the file's directory and sets WAL and busy-timeout pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, poolclass=StaticPool) if in_memory else create_async_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def _hex_int(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _block_record(row: Row[Any]) -> BlockRecord:
+    fee = row.base_fee_per_gas
+    return BlockRecord(
+        chain=row.chain,
+        number=row.number,
+        hash=row.hash,
+        parent_hash=row.parent_hash,
+        timestamp=row.timestamp,
+        miner=row.miner,
+        base_fee_per_gas=None if fee is None else int(fee),
+        gas_used=row.gas_used,
+        transaction_count=row.transaction_count,
+        log_count=row.log_count,
+        event_count=row.event_count,
+    )
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(
+        chain=row.chain,
+        block_number=row.block_number,
+        block_hash=row.block_hash,
+        transaction_hash=row.transaction_hash,
+        transaction_index=row.transaction_index,
+        log_index=row.log_index,
+        address=row.address,
+        family=row.family,
+        name=row.name,
+        protocol=row.protocol,
+        args=decode_args(row.args),
+    )
+
+
+def _pool_record(row: Row[Any]) -> PoolRecord:
+    return PoolRecord(
+        chain=row.chain,
+        address=row.address,
+        family=row.family,
+        token0=row.token0,
+        token1=row.token1,
+        protocol=row.protocol,
+        fee=row.fee,
+        factory=row.factory,
+        created_block=row.created_block,
+    )
+
+
+class Store:
+    """Chain data and the seed's tables behind one async interface. Open with `await Store.open(url)`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        """Connect and (by default) apply pending migrations, so a fresh database is ready to use."""
+        engine = _engine_for(url)
+        store = cls(engine)
+        if migrate_schema:
+            try:
+                await migrate.upgrade(engine)
+            except _DB_ERRORS as exc:
+                await engine.dispose()
+                raise StorageError(f"cannot migrate {make_url(url).render_as_string()}: {exc}") from exc
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
+        """One transaction; any database failure rolls it back and surfaces as StorageError."""
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except _DB_ERRORS as exc:
+            raise StorageError(f"{what} failed: {exc}") from exc
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as connection:
+                yield connection
+        except _DB_ERRORS as exc:
+            raise StorageError(f"read failed: {exc}") from exc
+
+    # ---- writes -------------------------------------------------------------------------------------
+
+    async def write_blocks(self, batch: Sequence[BlockWrite]) -> Cursor | None:
+        """Store a contiguous ascending run of blocks of one chain and advance its cursor, atomically.
+
+        Rows already stored for these block numbers are replaced, so a re-run writes the same rows once.
+        Returns the new cursor (the last block of the batch), None for an empty batch.
+        """
+        if not batch:
+            return None
+        chain = batch[0].bundle.chain
+        numbers = [item.bundle.block.number for item in batch]
+        if any(item.bundle.chain != chain for item in batch):
+            raise ValueError("write_blocks takes blocks of one chain")
+        if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+            raise ValueError(f"write_blocks takes a contiguous ascending run, got {numbers[0]}..{numbers[-1]}")
+        low, high = numbers[0], numbers[-1]
+        block_rows: list[tuple[Any, ...]] = []
+        tx_rows: list[tuple[Any, ...]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        pool_rows: list[dict[str, Any]] = []
+        for item in batch:
+            block = item.bundle.block
+            block_rows.append(
+                (
+                    chain,
+                    block.number,
+                    block.hash,
+                    block.parent_hash,
+                    block.timestamp,
+                    block.miner,
+                    _hex_int(block.base_fee_per_gas),
+                    block.gas_used,
+                    len(item.bundle.transactions) or block.transaction_count,
+                    len(item.bundle.logs),
+                    len(item.events),
+                )
+            )
+            tx_rows.extend(
+                (
+                    chain,
+                    tx.block_number,
+                    tx.transaction_index,
+                    tx.hash,
+                    tx.from_address,
+                    tx.to_address,
+                    str(tx.value),
+                    _hex_int(tx.gas_price),
+                    tx.gas_used,
+                    tx.status,
+                )
+                for tx in item.bundle.transactions
+            )
+            event_rows.extend(
+                (
+                    chain,
+                    ev.block_number,
+                    ev.log_index,
+                    ev.block_hash,
+                    ev.transaction_hash,
+                    ev.transaction_index,
+                    ev.address,
+                    ev.family,
+                    ev.name,
+                    ev.protocol,
+                    encode_args(ev.args),
+                )
+                for ev in item.events
+            )
+            pool_rows.extend(
+                {
+                    "chain": pool.chain,
+                    "address": pool.address,
+                    "protocol": pool.protocol,
+                    "family": pool.family,
+                    "token0": pool.token0,
+                    "token1": pool.token1,
+                    "fee": pool.fee,
+                    "factory": pool.factory,
+                    "created_block": pool.created_block,
+                }
+                for pool in item.pools
+            )
+        last = batch[-1].bundle.block
+        async with self._transaction(f"writing {chain} blocks {low}..{high}") as connection:
+            await self._delete_range(connection, chain, low, high)
+            await upsert_ignore(connection, chains, [{"name": chain, "chain_id": None}], ("name",))
+            await insert_rows(connection, blocks, _BLOCK_COLUMNS, block_rows)
+            await insert_rows(connection, transactions, _TX_COLUMNS, tx_rows)
+            await insert_rows(connection, events, _EVENT_COLUMNS, event_rows)
+            await upsert_ignore(connection, pools, pool_rows, ("chain", "address"))
+            await self._set_cursor(connection, chain, last.number, last.hash)
+        return Cursor(chain, last.number, last.hash)
+
+    async def _delete_range(self, connection: AsyncConnection, chain: str, low: int, high: int) -> None:
+        for table in BLOCK_DERIVED:
+            column = table.c.number if table is blocks else table.c.block_number
+            await connection.execute(delete(table).where(table.c.chain == chain, column.between(low, high)))
+        await connection.execute(delete(pools).where(pools.c.chain == chain, pools.c.created_block.between(low, high)))
+
+    async def _set_cursor(self, connection: AsyncConnection, chain: str, number: int, block_hash: str) -> None:
+        await connection.execute(delete(cursors).where(cursors.c.chain == chain))
+        await connection.execute(cursors.insert().values(chain=chain, block_number=number, block_hash=block_hash))
+
+    async def rollback_after(self, chain: str, number: int) -> Cursor | None:
+        """Delete everything derived from blocks above `number` and move the cursor back to `number`.
+
+        Returns the new cursor; None when block `number` itself is not stored (the cursor is then removed).
+        """
+        async with self._transaction(f"rolling back {chain} after {number}") as connection:
+            for table in BLOCK_DERIVED:
+                column = table.c.number if table is blocks else table.c.block_number
+                await connection.execute(delete(table).where(table.c.chain == chain, column > number))
+            await connection.execute(delete(pools).where(pools.c.chain == chain, pools.c.created_block > number))
+            metrics = protocol_metrics.c
+            stale = (metrics.chain == chain) & (metrics.block_number > number)
+            await connection.execute(delete(protocol_metrics).where(stale))
+            kept_query = select(blocks.c.hash).where(blocks.c.chain == chain, blocks.c.number == number)
+            kept = (await connection.execute(kept_query)).scalar_one_or_none()
+            if kept is None:
+                await connection.execute(delete(cursors).where(cursors.c.chain == chain))
+                return None
+            await self._set_cursor(connection, chain, number, kept)
+            return Cursor(chain, number, kept)
+
+    async def set_chain_id(self, chain: str, chain_id: int | None) -> None:
+        """Record a chain's numeric id (the registry's), creating the chain row if needed."""
+        async with self._transaction(f"saving chain {chain}") as connection:
+            await upsert_ignore(connection, chains, [{"name": chain, "chain_id": chain_id}], ("name",))
+            await connection.execute(update(chains).where(chains.c.name == chain).values(chain_id=chain_id))
+
+    async def upsert_tokens(self, records: Iterable[TokenRecord]) -> int:
+        """Insert or refresh token metadata (symbol, name, decimals); returns how many were given."""
+        rows = [
+            {"chain": t.chain, "address": t.address, "symbol": t.symbol, "name": t.name, "decimals": t.decimals}
+            for t in records
+        ]
+        if not rows:
+            return 0
+        async with self._transaction("saving tokens") as connection:
+            keys = [(row["chain"], row["address"]) for row in rows]
+            for chain in {chain for chain, _ in keys}:
+                addresses = [address for c, address in keys if c == chain]
+                for start in range(0, len(addresses), 500):
+                    chunk = addresses[start : start + 500]
+                    await connection.execute(delete(tokens).where(tokens.c.chain == chain, tokens.c.address.in_(chunk)))
+            await connection.execute(tokens.insert(), rows)
+        return len(rows)
+
+    async def upsert_pools(self, records: Iterable[PoolRecord]) -> int:
+        """Add pools known without a creation event (config, lists); existing rows are left as they are."""
+        rows = [
+            {
+                "chain": p.chain,
+                "address": p.address,
+                "protocol": p.protocol,
+                "family": p.family,
+                "token0": p.token0,
+                "token1": p.token1,
+                "fee": p.fee,
+                "factory": p.factory,
+                "created_block": p.created_block,
+            }
+            for p in records
+        ]
+        async with self._transaction("saving pools") as connection:
+            await upsert_ignore(connection, pools, rows, ("chain", "address"))
+        return len(rows)
+
+    # ---- reads --------------------------------------------------------------------------------------
+
+    async def cursor(self, chain: str) -> Cursor | None:
+        """The last committed block of `chain`, None before the first write."""
+        async with self._reading() as connection:
+            row = (await connection.execute(select(cursors).where(cursors.c.chain == chain))).one_or_none()
+        return None if row is None else Cursor(row.chain, row.block_number, row.block_hash)
+
+    async def block_hash(self, chain: str, number: int) -> str | None:
+        query = select(blocks.c.hash).where(blocks.c.chain == chain, blocks.c.number == number)
+        async with self._reading() as connection:
+            return (await connection.execute(query)).scalar_one_or_none()
+
+    async def block_hashes(self, chain: str, low: int, high: int) -> dict[int, str]:
+        """Stored hashes of blocks `low..high` inclusive, by number (missing numbers are absent)."""
+        in_range = (blocks.c.chain == chain) & blocks.c.number.between(low, high)
+        query = select(blocks.c.number, blocks.c.hash).where(in_range)
+        async with self._reading() as connection:
+            return {number: block_hash for number, block_hash in await connection.execute(query)}
+
+    async def latest_block(self, chain: str) -> BlockRecord | None:
+        """The highest stored block of `chain` (its head as far as we know)."""
+        async with self._reading() as connection:
+            row = (
+                await connection.execute(
+                    select(blocks).where(blocks.c.chain == chain).order_by(blocks.c.number.desc()).limit(1)
+                )
+            ).one_or_none()
+        return None if row is None else _block_record(row)
+
+    async def heads(self) -> dict[str, BlockRecord]:
+        """The highest stored block of every chain, by chain name."""
+        async with self._reading() as connection:
+            top = select(blocks.c.chain, func.max(blocks.c.number).label("number")).group_by(blocks.c.chain).subquery()
+            rows = (
+                await connection.execute(
+                    select(blocks).join(top, (blocks.c.chain == top.c.chain) & (blocks.c.number == top.c.number))
+                )
+            ).all()
+        return {row.chain: _block_record(row) for row in rows}
+
+    async def blocks(self, chain: str, from_block: int | None = None, to_block: int | None = None) -> list[BlockRecord]:
+        """Stored blocks of `chain` in ascending order, optionally within `from_block..to_block` inclusive."""
+        query = select(blocks).where(blocks.c.chain == chain)
+        if from_block is not None:
+            query = query.where(blocks.c.number >= from_block)
+        if to_block is not None:
+            query = query.where(blocks.c.number <= to_block)
+        async with self._reading() as connection:
+            rows = (await connection.execute(query.order_by(blocks.c.number))).all()
+        return [_block_record(row) for row in rows]
+
+    async def events(
+        self,
+        chain: str | None = None,
+        *,
+        kinds: Sequence[str] | None = None,
+        address: str | None = None,
+        protocol: str | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """Decoded events in chain order, filtered by any of: chain, kinds (`"uniswap_v2.Swap"`, i.e.
+        `family.name`), emitting address, protocol slug, block range (inclusive). `limit` caps the count.
+        """
+        query = select(events)
+        if chain is not None:
+            query = query.where(events.c.chain == chain)
+        if kinds:
+            pairs = [kind.split(".", 1) for kind in kinds]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError(f"event kinds look like family.Name, got {list(kinds)}")
+            condition = None
+            for family, name in pairs:
+                clause = (events.c.family == family) & (events.c.name == name)
+                condition = clause if condition is None else condition | clause
+            query = query.where(condition)  # type: ignore[arg-type]
+        if address is not None:
+            query = query.where(events.c.address == address.lower())
+        if protocol is not None:
+            query = query.where(events.c.protocol == protocol)
+        if from_block is not None:
+            query = query.where(events.c.block_number >= from_block)
+        if to_block is not None:
+            query = query.where(events.c.block_number <= to_block)
+        order = (events.c.chain, events.c.block_number, events.c.log_index)
+        query = query.order_by(*(column.desc() for column in order) if newest_first else order)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._reading() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_event(row) for row in rows]
+
+    async def event_counts(self, chain: str | None = None) -> dict[str, int]:
+        """Stored events per kind (`family.name`)."""
+        query = select(events.c.family, events.c.name, func.count()).group_by(events.c.family, events.c.name)
+        if chain is not None:
+            query = query.where(events.c.chain == chain)
+        async with self._reading() as connection:
+            rows = (await connection.execute(query)).all()
+        return {f"{family}.{name}": count for family, name, count in rows}
+
+    async def pools(self, chain: str | None = None, protocol: str | None = None) -> list[PoolRecord]:
+        """Known pools, optionally of one chain and/or protocol slug, ordered by chain and address."""
+        query = select(pools)
+        if chain is not None:
+            query = query.where(pools.c.chain == chain)
+        if protocol is not None:
+            query = query.where(pools.c.protocol == protocol)
+        async with self._reading() as connection:
+            rows = (await connection.execute(query.order_by(pools.c.chain, pools.c.address))).all()
+        return [_pool_record(row) for row in rows]
+
+    async def pool(self, chain: str, address: str) -> PoolRecord | None:
+        query = select(pools).where(pools.c.chain == chain, pools.c.address == address.lower())
+        async with self._reading() as connection:
+            row = (await connection.execute(query)).one_or_none()
+        return None if row is None else _pool_record(row)
+
+    async def tokens(self, chain: str | None = None) -> list[TokenRecord]:
+        query = select(tokens)
+        if chain is not None:
+            query = query.where(tokens.c.chain == chain)
+        async with self._reading() as connection:
+            rows = (await connection.execute(query.order_by(tokens.c.chain, tokens.c.address))).all()
+        return [TokenRecord(row.chain, row.address, row.symbol, row.decimals, row.name) for row in rows]
+
+    async def token(self, chain: str, address: str) -> TokenRecord | None:
+        query = select(tokens).where(tokens.c.chain == chain, tokens.c.address == address.lower())
+        async with self._reading() as connection:
+            row = (await connection.execute(query)).one_or_none()
+        return None if row is None else TokenRecord(row.chain, row.address, row.symbol, row.decimals, row.name)
+
+    async def ping(self) -> bool:
+        """True when the database answers (for /health)."""
+        try:
+            async with self._reading() as connection:
+                await connection.execute(select(1))
+        except StorageError:
+            return False
+        return True
