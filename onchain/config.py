@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     jwt_secret: str = ""
     webhook_allow_private: bool = False
     log_level: str = "INFO"
+    cors_origins: list[str] = Field(default_factory=list)
     factories: list[FactoryConfig] = Field(default_factory=list)
     chain_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

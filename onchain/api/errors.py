@@ -1,0 +1,124 @@
+"""Every error the API answers, rendered in one place as `{"error": {"code", "message"}}`.
+
+Client mistakes (bad parameters, unknown ids, unknown routes) are 4xx with a stable `code`; our own
+failures are 5xx and never leak internals. Routes raise `ApiError` (or let an `OnchainError` through)
+and never build error responses themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
+
+log = logging.getLogger(__name__)
+
+
+class JSONBytesResponse(Response):
+    """JSON rendered by orjson: the API's default response class (fast, and numbers stay numbers)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class ApiError(Exception):
+    """An answer that is not a success: HTTP status, a machine-readable code and a human message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def not_found(cls, message: str, code: str = "not_found") -> ApiError:
+        return cls(404, code, message)
+
+    @classmethod
+    def bad_request(cls, message: str, code: str = "invalid_parameter") -> ApiError:
+        return cls(400, code, message)
+
+    @classmethod
+    def rate_limited(cls, retry_after_seconds: int) -> ApiError:
+        return cls(
+            429, "rate_limited", "too many requests; retry later", {"Retry-After": str(max(1, retry_after_seconds))}
+        )
+
+
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONBytesResponse:
+    return JSONBytesResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _status_code_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return f"http_{status}"
+
+
+def _validation_message(errors: list[Any]) -> str:
+    parts = []
+    for error in errors[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{where or 'request'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONBytesResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONBytesResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "invalid_request", _validation_message(list(exc.errors())))
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONBytesResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else _status_code_name(exc.status_code)
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such endpoint; see /docs"
+    return error_response(exc.status_code, _status_code_name(exc.status_code), message, exc.headers)
+
+
+async def _onchain_error(request: Request, exc: Exception) -> JSONBytesResponse:
+    assert isinstance(exc, OnchainError)
+    if isinstance(exc, UnknownChainError):
+        return error_response(404, "unknown_chain", str(exc))
+    if isinstance(exc, StorageError):
+        log.warning("storage error on %s: %s", request.url.path, exc)
+        return error_response(503, "storage_unavailable", "the database is not answering; retry later")
+    if isinstance(exc, RpcError):
+        log.warning("upstream error on %s: %s", request.url.path, exc)
+        return error_response(502, "upstream_error", "a chain node did not answer properly")
+    if isinstance(exc, ConfigError):
+        log.error("configuration error on %s: %s", request.url.path, exc)
+        return error_response(500, "configuration_error", "the server is misconfigured")
+    log.exception("unhandled platform error on %s", request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal server error")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONBytesResponse:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OnchainError, _onchain_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,10 @@
+"""Every REST router the app includes, one module per resource of design.md."""
+
+from fastapi import APIRouter
+
+from onchain.api.routes import chains, health
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    chains.router,
+]

@@ -1,0 +1,168 @@
+"""`/v2/realtime`: the WebSocket protocol of design.md on top of the fan-out hub.
+
+Client frames: `subscribe` / `unsubscribe` (`channel`, `params` with `protocolIds`, `tokenIds`,
+`chains`, and `resumeFrom` on subscribe) and `ping`. A bad frame gets an `error` and the connection
+stays up. Every reply goes through the connection's sink, so it is ordered with the updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket
+
+from onchain.api.ws_hub import Frame, Hub, Subscription
+from onchain.api.ws_sinks import Sink, open_sink
+
+router = APIRouter()
+
+PONG = Frame.of({"type": "pong"})
+MAX_FILTER_IDS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RealtimeLimits:
+    """Per-connection buffer bounds: bytes on the direct path, frames on the ASGI path."""
+
+    max_buffer_bytes: int = 1 << 20
+    max_frames: int = 1024
+
+
+class ProtocolError(Exception):
+    """A client frame we cannot act on; answered with `{"type": "error", code, message}`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def frame(self) -> Frame:
+        return Frame.of({"type": "error", "code": self.code, "message": self.message})
+
+
+def _string_list(params: Mapping[str, Any], name: str, *, lower: bool) -> frozenset[str]:
+    value = params.get(name)
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError("invalid_params", f"params.{name} must be a list of strings")
+    if len(value) > MAX_FILTER_IDS:
+        raise ProtocolError("invalid_params", f"params.{name} holds more than {MAX_FILTER_IDS} entries")
+    return frozenset(v.strip().lower() if lower else v.strip() for v in value)
+
+
+def parse_subscription(hub: Hub, message: Mapping[str, Any]) -> tuple[Subscription, dict[str, Any], int | None]:
+    """The subscription a (un)subscribe frame asks for, its params as given, and `resumeFrom`."""
+    channel = message.get("channel")
+    if not isinstance(channel, str) or channel not in hub.logs:
+        raise ProtocolError("unknown_channel", f"channel must be one of {sorted(hub.logs)}, got {channel!r}")
+    params = message.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ProtocolError("invalid_params", "params must be an object")
+    ids = _string_list(params, "protocolIds", lower=True) | _string_list(params, "tokenIds", lower=True)
+    chains = _string_list(params, "chains", lower=True)
+    resume = params.get("resumeFrom")
+    if resume is not None and (isinstance(resume, bool) or not isinstance(resume, int) or resume < 0):
+        raise ProtocolError("invalid_params", "params.resumeFrom must be a non-negative integer sequence number")
+    return Subscription(channel, ids, chains), params, resume
+
+
+class Session:
+    """One client's conversation: parses its frames and answers through its sink."""
+
+    def __init__(self, hub: Hub, sink: Sink) -> None:
+        self.hub = hub
+        self.sink = sink
+        self.client = hub.attach(sink)
+
+    def handle(self, raw: str | bytes) -> None:
+        try:
+            try:
+                message = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise ProtocolError("invalid_json", f"frame is not JSON: {exc}") from exc
+            if not isinstance(message, dict):
+                raise ProtocolError("invalid_message", "frame must be a JSON object with a 'type'")
+            kind = message.get("type")
+            if kind == "ping":
+                self.sink.deliver(PONG)
+            elif kind == "subscribe":
+                self._subscribe(message)
+            elif kind == "unsubscribe":
+                self._unsubscribe(message)
+            else:
+                raise ProtocolError("unknown_type", f"type must be subscribe, unsubscribe or ping, got {kind!r}")
+        except ProtocolError as exc:
+            self.sink.deliver(exc.frame())
+
+    def _subscribe(self, message: Mapping[str, Any]) -> None:
+        sub, params, resume = parse_subscription(self.hub, message)
+        resumed = self.hub.subscribe(self.client, sub, resume)
+        # Nothing below awaits, so the backlog and the live stream join without a gap.
+        reply = {"type": "subscribed", "channel": sub.channel, "params": params, "seq": resumed.last_seq}
+        self.sink.deliver(Frame.of(reply))
+        if resumed.gap:
+            self.sink.deliver(
+                ProtocolError(
+                    "resume_gap",
+                    f"history no longer holds everything after seq {resume} on {sub.channel}; "
+                    f"replaying what it holds (newest seq {resumed.last_seq})",
+                ).frame()
+            )
+        backlog = resumed.frame
+        if backlog is not None:
+            self.sink.deliver(backlog)
+
+    def _unsubscribe(self, message: Mapping[str, Any]) -> None:
+        sub, params, _ = parse_subscription(self.hub, message)
+        if not self.hub.unsubscribe(self.client, sub):
+            raise ProtocolError("not_subscribed", f"not subscribed to {sub.channel}")
+        self.sink.deliver(Frame.of({"type": "unsubscribed", "channel": sub.channel, "params": params}))
+
+    def close(self) -> None:
+        self.hub.detach(self.client)
+
+
+async def serve_connection(websocket: WebSocket, hub: Hub, limits: RealtimeLimits) -> None:
+    """Accept, then read client frames until the client leaves or its sink drops it."""
+    await websocket.accept()
+    sink = open_sink(
+        websocket,
+        max_buffer_bytes=limits.max_buffer_bytes,
+        max_frames=limits.max_frames,
+        on_slow=hub.stats.count_slow_consumer,
+    )
+    session = Session(hub, sink)
+    try:
+        while True:
+            receiving = asyncio.ensure_future(websocket.receive())
+            await asyncio.wait((receiving, sink.closed), return_when=asyncio.FIRST_COMPLETED)
+            if not receiving.done():
+                receiving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiving
+                return
+            message = receiving.result()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            session.handle(data)
+    finally:
+        session.close()
+        await sink.aclose()
+
+
+@router.websocket("/v2/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    """Live updates for the channels protocols, tvl, prices, volumes and blocks."""
+    state = websocket.app.state
+    await serve_connection(websocket, state.hub, state.realtime_limits)

@@ -1,0 +1,140 @@
+"""Feeds the WebSocket hub from the bus: one task per topic, messages in publication order.
+
+Market topics (`prices`, `tvl`, `volumes`, `protocols`) already carry the update data shape
+`{"id", "value", "timestamp", "change24h", "block"}` and pass through. The pipeline's `blocks` become
+`blocks` updates (id = chain, value = block number), and its `events` feed the `swaps` channel (one
+update per DEX Swap, for the dashboard's recent swaps; amounts as decimal strings, since JSON
+numbers lose precision past 2**53).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from onchain.api.ws_hub import Hub
+from onchain.bus import BLOCKS, EVENTS, Bus, Message
+
+log = logging.getLogger(__name__)
+
+MARKET_TOPICS = ("prices", "tvl", "volumes", "protocols")
+SWAP_FAMILIES = frozenset({"uniswap_v2", "uniswap_v3"})
+BLOCK_TIMES_KEPT = 4096
+
+Translate = Callable[[Message], Iterable[tuple[str, dict[str, Any]]]]
+
+
+def _market(channel: str) -> Translate:
+    def translate(message: Message) -> Iterable[tuple[str, dict[str, Any]]]:
+        data = orjson.loads(message.data)
+        if isinstance(data, list):
+            return [(channel, item) for item in data if isinstance(item, dict)]
+        return [(channel, data)] if isinstance(data, dict) else []
+
+    return translate
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    return str(value) if abs(value) > 2**53 else value
+
+
+class Feed:
+    """Bus subscriptions translated into hub updates; start() subscribes before returning."""
+
+    def __init__(self, bus: Bus, hub: Hub) -> None:
+        self.bus = bus
+        self.hub = hub
+        self.errors = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._block_times: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    def _translators(self) -> dict[str, Translate]:
+        routes: dict[str, Translate] = {t: _market(t) for t in MARKET_TOPICS if t in self.hub.logs}
+        if "blocks" in self.hub.logs:
+            routes[BLOCKS] = self._blocks
+        if "swaps" in self.hub.logs:
+            routes[EVENTS] = self._swaps
+        return routes
+
+    async def start(self) -> None:
+        for topic, translate in self._translators().items():
+            subscription = await self.bus.subscribe(topic)
+            self._tasks.append(asyncio.create_task(self._pump(subscription, translate), name=f"ws-feed-{topic}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _pump(self, subscription: Any, translate: Translate) -> None:
+        try:
+            async for message in subscription:
+                try:
+                    for channel, data in translate(message):
+                        self.hub.publish(channel, data)
+                except (ValueError, KeyError, TypeError) as exc:
+                    self.errors += 1
+                    log.warning("skipping malformed %s message: %s", message.topic, exc)
+        finally:
+            await subscription.close()
+
+    def _blocks(self, message: Message) -> Iterable[tuple[str, dict[str, Any]]]:
+        block = message.json()
+        chain, number, timestamp = str(block["chain"]), int(block["number"]), int(block["timestamp"])
+        self._block_times[(chain, number)] = timestamp
+        while len(self._block_times) > BLOCK_TIMES_KEPT:
+            self._block_times.popitem(last=False)
+        data = {
+            "id": chain,
+            "chain": chain,
+            "value": number,
+            "timestamp": timestamp,
+            "change24h": None,
+            "block": number,
+            "hash": block.get("hash"),
+            "logs": block.get("logs"),
+            "events": block.get("events"),
+        }
+        return [("blocks", data)]
+
+    def _swaps(self, message: Message) -> Iterable[tuple[str, dict[str, Any]]]:
+        batch = message.json()
+        out = []
+        for event in batch.get("events", ()):
+            if event.get("name") != "Swap" or event.get("family") not in SWAP_FAMILIES:
+                continue
+            chain, number = str(event["chain"]), int(event["block_number"])
+            out.append(
+                (
+                    "swaps",
+                    {
+                        "id": f"{chain}:{event['address']}",
+                        "chain": chain,
+                        "value": None,
+                        "timestamp": self._block_times.get((chain, number)),
+                        "change24h": None,
+                        "block": number,
+                        "protocol": event.get("protocol"),
+                        "family": event.get("family"),
+                        "tx": event.get("transaction_hash"),
+                        "logIndex": event.get("log_index"),
+                        "args": {k: _plain(v) for k, v in (event.get("args") or {}).items()},
+                    },
+                )
+            )
+        return out
