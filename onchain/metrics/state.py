@@ -380,6 +380,10 @@ class MarketState:
 
     # views ---------------------------------------------------------------------------------
 
+    def protocol_slugs(self) -> list[str]:
+        """Protocols with at least one measured figure (a pool with events, a lending reserve)."""
+        return sorted({slug for slug, _ in self._metrics})
+
     def protocol_summary(self, slug: str) -> dict[str, Any]:
         """TVL, volume and fees of a protocol summed over its chains, each at its chain's newest block."""
         chain_tvls: dict[str, float] = {}

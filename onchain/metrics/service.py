@@ -1,0 +1,268 @@
+"""The market service: `MarketState` fed from storage and the bus, its changes sent on.
+
+At start it subscribes to the pipeline's `events` topic, then rebuilds the state from every stored
+event (so `onchain serve` after `onchain replay` answers right), then applies each committed batch
+block by block, skipping blocks the rebuild already covered. Each block's changes go out on the bus
+topics `prices`, `tvl`, `volumes`, `protocols` in block order, its time-series points into
+`protocol_metrics`, and with Redis the latest values under `realtime:tvl:{protocolId}`,
+`realtime:price:{coinId}`, `realtime:volume:{protocolId}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from onchain.bus.base import EVENTS, REORG, Bus, Subscription
+from onchain.domain.chain import Block
+from onchain.domain.events import Event
+from onchain.metrics.pools import PoolSpec, PoolState, TokenSpec
+from onchain.metrics.series import write_points
+from onchain.metrics.state import DEX_FAMILIES, BlockResult, MarketState, MetricRow
+from onchain.pricing.feeds import ChainAnchors, FeedSpec
+from onchain.protocols.base import PoolDirectory, PoolInfo
+from onchain.protocols.registry import PROTOCOLS
+from onchain.protocols.tokens import TokenDirectory
+from onchain.storage.records import BlockRecord, PoolRecord
+from onchain.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("prices", "tvl", "volumes", "protocols")
+CACHE_KEYS = {"prices": "realtime:price:{}", "tvl": "realtime:tvl:{}", "volumes": "realtime:volume:{}"}
+MARKET_KINDS = (
+    "uniswap_v2.Sync",
+    "uniswap_v2.Swap",
+    "uniswap_v3.Initialize",
+    "uniswap_v3.Swap",
+    "uniswap_v3.Mint",
+    "uniswap_v3.Burn",
+    "uniswap_v3.Collect",
+    "uniswap_v3.Flash",
+    "chainlink.AnswerUpdated",
+    "aave_v3.Supply",
+    "aave_v3.Withdraw",
+    "aave_v3.Borrow",
+    "aave_v3.Repay",
+    "aave_v3.LiquidationCall",
+)
+V2_FEE = 0.003
+
+
+def pool_spec(chain: str, family: str, protocol: str, address: str, token0: str, token1: str,
+              fee: int | None) -> PoolSpec:
+    """A pool as the state knows it; V3 fee tiers are hundredths of a basis point (500 = 0.05%)."""
+    return PoolSpec(f"{chain}:{address}", chain, address, protocol, family, f"{chain}:{token0}", f"{chain}:{token1}",
+                    V2_FEE if fee is None or family == "uniswap_v2" else fee / 1_000_000)
+
+
+def event_from_dict(raw: dict[str, Any]) -> Event:
+    return Event(raw["chain"], int(raw["block_number"]), raw["block_hash"], raw["transaction_hash"],
+                 int(raw["transaction_index"]), int(raw["log_index"]), raw["address"], raw["family"], raw["name"],
+                 raw.get("protocol"), raw["args"])
+
+
+def _block(record: BlockRecord) -> Block:
+    return Block(record.number, record.hash, record.parent_hash, record.timestamp)
+
+
+class MarketService:
+    """Holds the live market; the API reads `state`, everything else arrives through `apply`."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        bus: Bus | None = None,
+        *,
+        state: MarketState | None = None,
+        redis: Redis | None = None,
+        redis_prefix: str = "",
+        tokens: TokenDirectory | None = None,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.state = state or MarketState()
+        self.redis = redis
+        self.redis_prefix = redis_prefix
+        self.token_directory = tokens or TokenDirectory.default()
+        self._directories: dict[str, PoolDirectory] = {}
+        self._missing_pools: set[str] = set()
+        self._subscriptions: list[Subscription] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        for protocol in PROTOCOLS.values():
+            self.state.add_protocol(protocol.slug, name=protocol.name, category=protocol.category)
+
+    # configuration ---------------------------------------------------------------------------
+
+    def add_feed(self, spec: FeedSpec) -> None:
+        self.state.add_feed(spec)
+
+    def set_anchors(self, chain: str, anchors: ChainAnchors) -> None:
+        self.state.anchors[chain] = anchors
+
+    def add_pools(self, pools: Iterable[PoolInfo | PoolRecord]) -> None:
+        for pool in pools:
+            if pool.family in DEX_FAMILIES:
+                self.state.add_pool(pool_spec(pool.chain, pool.family, pool.protocol or pool.family, pool.address,
+                                              pool.token0, pool.token1, pool.fee))
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe, rebuild from storage, then follow the bus in the background."""
+        if self.bus is not None:
+            events = await self.bus.subscribe(EVENTS)
+            reorgs = await self.bus.subscribe(REORG)
+            self._subscriptions = [events, reorgs]
+        await self.rebuild()
+        if self._subscriptions:
+            self._tasks = [asyncio.create_task(self._follow(self._subscriptions[0]), name="market-events"),
+                           asyncio.create_task(self._follow_reorgs(self._subscriptions[1]), name="market-reorgs")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for subscription in self._subscriptions:
+            await subscription.close()
+        self._tasks, self._subscriptions = [], []
+
+    async def rebuild(self) -> int:
+        """Recompute the state from every stored block and event; returns the number of blocks folded."""
+        if self.store is None:
+            return 0
+        async with self._lock:
+            fresh = MarketState(feeds=self.state.feeds, anchors=self.state.anchors, pricing=self.state.pricing,
+                                guard=self.state.guard.config)
+            fresh.protocols.update(self.state.protocols)
+            fresh.pools.update({key: PoolState(pool.spec) for key, pool in self.state.pools.items()})
+            fresh.tokens.update(self.state.tokens)
+            self.state = fresh
+            self.add_pools(await self.store.pools())
+            folded = 0
+            for chain in sorted(await self.store.heads()):
+                stored = await self.store.events(chain, kinds=MARKET_KINDS)
+                by_block: dict[int, list[Event]] = defaultdict(list)
+                for event in stored:
+                    by_block[event.block_number].append(event)
+                rows: list[MetricRow] = []
+                for record in await self.store.blocks(chain):
+                    events = by_block.get(record.number, [])
+                    await self._ensure(chain, events)
+                    rows.extend(self.state.apply(chain, _block(record), events).rows)
+                    folded += 1
+                await write_points(self.store, rows, self.state.protocols, self._tvls(), replace_chain=chain)
+            await self._cache_all()
+            return folded
+
+    async def _follow(self, subscription: Subscription) -> None:
+        async for message in subscription:
+            try:
+                await self.handle_events_message(message.json())
+            except Exception:  # one bad batch must not stop the market; it is logged and the next one applied
+                log.exception("market service failed on an events batch")
+
+    async def _follow_reorgs(self, subscription: Subscription) -> None:
+        async for _message in subscription:
+            await self.rebuild()
+
+    async def handle_events_message(self, payload: dict[str, Any]) -> list[BlockResult]:
+        """Apply one `events` batch: every block in its range, with that block's events."""
+        chain = payload["chain"]
+        head = self.state.heads.get(chain, (-1, 0))[0]
+        low = max(int(payload["from_block"]), head + 1)
+        high = int(payload["to_block"])
+        if low > high or self.store is None:
+            return []
+        by_block: dict[int, list[Event]] = defaultdict(list)
+        for raw in payload.get("events", ()):
+            by_block[int(raw["block_number"])].append(event_from_dict(raw))
+        results = []
+        for record in await self.store.blocks(chain, low, high):
+            results.append(await self.apply(chain, _block(record), by_block.get(record.number, [])))
+        return results
+
+    async def apply(self, chain: str, block: Block, events: Sequence[Event]) -> BlockResult:
+        """Fold one block, then persist, publish and cache what changed."""
+        async with self._lock:
+            await self._ensure(chain, events)
+            result = self.state.apply(chain, block, events)
+            if self.store is not None and result.rows:
+                await write_points(self.store, result.rows, self.state.protocols, self._tvls())
+            if self.bus is not None:
+                for update in result.updates:
+                    await self.bus.publish(update.channel, update.as_dict())
+            await self._cache(result)
+            return result
+
+    # lookups ---------------------------------------------------------------------------------
+
+    async def _ensure(self, chain: str, events: Iterable[Event]) -> None:
+        """Register pools and tokens the block's events need, from the directories or the store."""
+        for event in events:
+            if event.family not in DEX_FAMILIES:
+                continue
+            key = f"{chain}:{event.address}"
+            if key in self.state.pools or key in self._missing_pools:
+                continue
+            found: PoolInfo | PoolRecord | None = self._directory(chain).get(event.address)
+            if found is None and self.store is not None:
+                found = await self.store.pool(chain, event.address)
+            if found is None or found.family != event.family:
+                self._missing_pools.add(key)
+                continue
+            self.add_pools([found])
+            for token in (found.token0, found.token1):
+                await self._ensure_token(chain, token)
+
+    async def _ensure_token(self, chain: str, address: str) -> None:
+        coin = f"{chain}:{address}"
+        if coin in self.state.tokens:
+            return
+        info = self.token_directory.get(chain, address)
+        if info is not None:
+            self.state.add_token(TokenSpec(coin, info.symbol, info.decimals))
+            return
+        if self.store is not None:
+            record = await self.store.token(chain, address)
+            if record is not None and record.decimals is not None:
+                self.state.add_token(TokenSpec(coin, record.symbol or "", record.decimals))
+
+    def _directory(self, chain: str) -> PoolDirectory:
+        if chain not in self._directories:
+            self._directories[chain] = PoolDirectory.default(chain)
+        return self._directories[chain]
+
+    def _tvls(self) -> dict[str, float]:
+        return {slug: self.state.protocol_summary(slug)["tvl"] for slug in self.state.protocol_slugs()}
+
+    # cache -----------------------------------------------------------------------------------
+
+    async def _cache(self, result: BlockResult) -> None:
+        if self.redis is None:
+            return
+        values = {CACHE_KEYS[u.channel].format(u.id): u.value for u in result.updates if u.channel in CACHE_KEYS}
+        if values:
+            await self.redis.mset({self.redis_prefix + key: repr(value) for key, value in values.items()})
+
+    async def _cache_all(self) -> None:
+        if self.redis is None:
+            return
+        values: dict[str, float] = {}
+        for coin, price in self.state.prices.items():
+            values[CACHE_KEYS["prices"].format(coin)] = price.price_usd
+        for slug in self.state.protocol_slugs():
+            summary = self.state.protocol_summary(slug)
+            values[CACHE_KEYS["tvl"].format(slug)] = summary["tvl"]
+            values[CACHE_KEYS["volumes"].format(slug)] = summary["volume24h"]
+        if values:
+            await self.redis.mset({self.redis_prefix + key: repr(value) for key, value in values.items()})
