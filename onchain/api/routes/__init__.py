@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from onchain.api.routes import chains, health
+from onchain.api.routes import chains, health, market
 
 ROUTERS: list[APIRouter] = [
     health.router,
     chains.router,
+    market.router,
 ]
