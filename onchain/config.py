@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     config: Path | None = None
     jwt_secret: str = ""
     webhook_allow_private: bool = False
+    # Alert email: no host means the email channel is not configured (deliveries wait, then dead-letter).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "onchain-alerts@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
     log_level: str = "INFO"
     cors_origins: list[str] = Field(default_factory=list)
     factories: list[FactoryConfig] = Field(default_factory=list)
