@@ -7,6 +7,18 @@ from dataclasses import dataclass
 
 from onchain.analytics.mev.swaps import Swap
 
+PUBLIC_ROUTERS = frozenset(
+    {
+        "0x7a250d5630b4cf539739df2c5dacb4c659f2488d",  # Uniswap V2 Router02
+        "0xd9e1ce17f2641f24ae83637ab66a2cca9c378b9f",  # SushiSwap router
+        "0xe592427a0aece92de3edee1f18e0157c05861564",  # Uniswap V3 SwapRouter
+        "0x68b3465833fb72a70ecdf485e0e4c7bd8665fc45",  # Uniswap SwapRouter02
+        "0xef1c6e67703c7bd7107eed8303fbe6ec2554bf6b",  # Uniswap Universal Router (2022)
+        "0x3fc91a3afd70395cd496c647d5a6cc9d4b2b7fad",  # Uniswap Universal Router
+    }
+)
+"""Shared routers hold swap output for their users (to unwrap ether), so they are never searchers."""
+
 
 @dataclass(frozen=True, slots=True)
 class Sandwich:
@@ -57,13 +69,13 @@ def get_sandwiches(swaps: Iterable[Swap]) -> list[Sandwich]:
     the same pool in the same direction, not paid by the searcher; the back-run is the first later
     swap on that pool in the opposite direction paid by the searcher, once at least one victim
     traded in between. A front-run that pays its output into another pool is a hop inside a route,
-    not a searcher's position, so pools are never searchers.
+    not a searcher's position, so pools are never searchers; nor are the public routers.
     """
     ordered = sorted((s for s in swaps if not s.reverted), key=lambda s: (s.transaction_position, s.trace_address))
     pools = {s.pool for s in ordered}
     found: list[Sandwich] = []
     for index, front in enumerate(ordered):
-        if front.to_address in pools:
+        if front.to_address in pools or front.to_address in PUBLIC_ROUTERS:
             continue
         sandwich = _sandwich_from(front, ordered[index + 1 :])
         if sandwich is not None:
