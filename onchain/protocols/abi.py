@@ -8,7 +8,8 @@ strict decoding checks (zero padding, value range) so that a value we return is 
 
 from __future__ import annotations
 
-_ADDRESS_PAD = "0" * 24
+#: The 12 zero bytes (24 hex digits) that pad an address to a word.
+ADDRESS_PAD = "0" * 24
 _TWO_256 = 1 << 256
 _INT256_MIN = 1 << 255
 
@@ -56,10 +57,13 @@ def word_bytes32(data: bytes, index: int) -> str:
 
 
 def topic_address(topic: str) -> str:
-    """An indexed address topic as a lower-case address; ValueError on non-zero padding."""
-    if topic[2:26] != _ADDRESS_PAD or len(topic) != 66:
+    """An indexed address topic as an address; ValueError on non-zero padding.
+
+    Topics are lower-case hex already (`onchain.domain.chain`), so the address is too.
+    """
+    if topic[2:26] != ADDRESS_PAD or len(topic) != 66:
         raise ValueError(f"topic {topic!r} is not an address")
-    return "0x" + topic[26:].lower()
+    return "0x" + topic[26:]
 
 
 def topic_uint(topic: str, bits: int = 256) -> int:

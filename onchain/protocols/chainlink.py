@@ -75,7 +75,7 @@ def decode_answer_updated(topics: tuple[str, ...], data: bytes) -> dict[str, Any
     return {
         "current": topic_int(topics[1]),
         "roundId": topic_uint(topics[2]),
-        "updatedAt": int.from_bytes(data, "big"),
+        "updatedAt": int.from_bytes(data),
     }
 
 

@@ -7,14 +7,15 @@ counted in `DecodeResult.skipped` and never stops decoding.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, cast
 
 from onchain.config import FactoryConfig
 from onchain.domain.chain import Log
 from onchain.domain.events import Event
 from onchain.protocols import aave_v3, chainlink, erc20, uniswap_v2, uniswap_v3, weth
-from onchain.protocols.base import Attribution, EventSpec, IgnoredShape, PoolDirectory, PoolInfo, ProtocolInfo
+from onchain.protocols.base import Attribution, DecodeFn, EventSpec, IgnoredShape, PoolDirectory, PoolInfo, ProtocolInfo
 from onchain.protocols.create2 import Factory, pool_address
 
 ALL_SPECS: tuple[EventSpec, ...] = (
@@ -68,22 +69,96 @@ class DecodeResult:
     unproven_pools: list[PoolInfo] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    """A spec resolved for one chain: its emitter filter and attribution set made concrete."""
+_EVENT_FIELDS = (
+    "chain",
+    "block_number",
+    "block_hash",
+    "transaction_hash",
+    "transaction_index",
+    "log_index",
+    "address",
+    "family",
+    "name",
+    "protocol",
+    "args",
+)
 
-    spec: EventSpec
-    kind: str
-    topic_count: int
-    data_size: int
-    dynamic: bool
-    only: frozenset[str] | None
-    known: frozenset[str]
-    attribution: Attribution
+
+class _EventBuilder:
+    """Builds an `Event` without the frozen dataclass `__init__`, the largest cost per decoded log.
+
+    The frozen `__init__` stores each field through `object.__setattr__` and measured at half of the
+    decode time. This class has the same slots, stores them with plain attribute writes, then becomes
+    an `Event` (CPython allows `__class__` assignment between identical slot layouts, and refuses it
+    otherwise). The result is an ordinary `Event`, equal to `Event(...)` with the same values.
+    """
+
+    __slots__ = _EVENT_FIELDS
+
+    def __init__(
+        self,
+        chain: str,
+        block_number: int,
+        block_hash: str,
+        transaction_hash: str,
+        transaction_index: int,
+        log_index: int,
+        address: str,
+        family: str,
+        name: str,
+        protocol: str | None,
+        args: dict[str, Any],
+    ) -> None:
+        self.chain = chain
+        self.block_number = block_number
+        self.block_hash = block_hash
+        self.transaction_hash = transaction_hash
+        self.transaction_index = transaction_index
+        self.log_index = log_index
+        self.address = address
+        self.family = family
+        self.name = name
+        self.protocol = protocol
+        self.args = args
+        self.__class__ = Event  # type: ignore[assignment]
+
+
+def _choose_event_builder() -> Callable[..., Event]:
+    """The fast builder while `Event` still has exactly these fields, else `Event` itself."""
+    if tuple(f.name for f in fields(Event)) != _EVENT_FIELDS or tuple(Event.__slots__) != _EVENT_FIELDS:
+        return Event
+    return cast(Callable[..., Event], _EventBuilder)
+
+
+build_event = _choose_event_builder()
+
+
+# Attribution modes as small ints for the hot loop.
+_NONE, _FIXED, _CONTRACTS, _POOL, _FACTORY = range(5)
+_MODES = {
+    Attribution.NONE: _NONE,
+    Attribution.FIXED: _FIXED,
+    Attribution.CONTRACTS: _CONTRACTS,
+    Attribution.POOL: _POOL,
+    Attribution.FACTORY: _FACTORY,
+}
+
+#: A spec resolved for one chain, flattened for the hot loop:
+#: (spec, family, name, decode, mode, protocol, only-these-emitters or None, known emitters).
+_Route = tuple[EventSpec, str, str, DecodeFn, int, str | None, frozenset[str] | None, frozenset[str]]
+
+
+def _shape_key(topic_count: int, data_size: int) -> int:
+    """One int for (topic count, data bytes): a log has at most 4 topics."""
+    return data_size << 3 | topic_count
 
 
 class Decoder:
-    """Decodes one chain's logs into events; learns pools from factory events as it goes."""
+    """Decodes one chain's logs into events; learns pools from factory events as it goes.
+
+    `pools=None` starts from the shipped pool lists of `chain`; `factories` adds V2-style factories
+    from settings to the built-in ones.
+    """
 
     def __init__(
         self,
@@ -94,72 +169,62 @@ class Decoder:
         self.chain = chain
         self.pools = pools if pools is not None else PoolDirectory.default(chain)
         self.factories = factories_for(chain, factories)
-        self._routes: dict[str, tuple[_Route, ...]] = {
-            topic0: tuple(self._route(spec) for spec in specs) for topic0, specs in specs_by_topic().items()
-        }
-        self._ignored = {(s.topic0, s.topic_count, s.data_size) for s in IGNORED_SHAPES}
+        self._specs = specs_by_topic()
+        # topic0 -> shape key -> route, for the fixed-size shapes (every shape but NewTransmission's).
+        self._static: dict[str, dict[int, _Route]] = {}
+        for topic0, specs in self._specs.items():
+            self._static[topic0] = {
+                _shape_key(spec.topic_count, spec.data_size): self._route(spec) for spec in specs if not spec.dynamic
+            }
+        self._ignored = {(s.topic0, _shape_key(s.topic_count, s.data_size)) for s in IGNORED_SHAPES}
 
     def _route(self, spec: EventSpec) -> _Route:
         contracts = frozenset(spec.contracts.get(self.chain, ())) if spec.contracts is not None else frozenset()
-        return _Route(
-            spec=spec,
-            kind=spec.kind,
-            topic_count=spec.topic_count,
-            data_size=spec.data_size,
-            dynamic=spec.dynamic,
-            only=contracts if spec.only_contracts else None,
-            known=contracts,
-            attribution=spec.attribution,
-        )
+        only = contracts if spec.only_contracts else None
+        return (spec, spec.family, spec.name, spec.decode, _MODES[spec.attribution], spec.protocol, only, contracts)
 
     def decode(self, logs: Iterable[Log]) -> DecodeResult:
+        """Decode every log we have a spec for; count (never raise on) those that match but do not fit."""
         result = DecodeResult()
         events = result.events
+        append = events.append
         skipped = result.skipped
-        routes_by_topic = self._routes
+        static = self._static
         pools = self.pools.pools
         chain = self.chain
-        none, fixed, pool_kind = Attribution.NONE, Attribution.FIXED, Attribution.POOL
+        fromhex = bytes.fromhex
         for log in logs:
             topics = log.topics
             if not topics:
                 continue
-            routes = routes_by_topic.get(topics[0])
-            if routes is None:
+            shapes = static.get(topics[0])
+            if shapes is None:
                 continue
-            address = log.address
             data = log.data
-            topic_count = len(topics)
-            size = (len(data) - 2) >> 1
-            for route in routes:
-                if route.topic_count == topic_count and (
-                    route.data_size == size or (route.dynamic and size > route.data_size and size % 32 == 0)
-                ):
-                    if route.only is not None and address not in route.only:
-                        continue
-                    break
-            else:
-                self._unmatched(routes, topics[0], address, topic_count, size, skipped)
+            address = log.address
+            route = shapes.get((len(data) - 2) >> 1 << 3 | len(topics))
+            if route is None:
+                route = self._slow_route(log, skipped)
+                if route is None:
+                    continue
+            spec, family, name, decode, mode, protocol, only, known = route
+            if only is not None and address not in only:
                 continue
             try:
-                args = route.spec.decode(topics, bytes.fromhex(data[2:]))
+                args = decode(topics, fromhex(data[2:]))
             except (ValueError, IndexError):
-                skipped[route.kind] = skipped.get(route.kind, 0) + 1
+                skipped[spec.kind] = skipped.get(spec.kind, 0) + 1
                 continue
-            attribution = route.attribution
-            if attribution is none:
-                protocol = None
-            elif attribution is pool_kind:
-                info = pools.get(address)
-                protocol = info.protocol if info is not None and info.family == route.spec.family else None
-            elif attribution is fixed:
-                protocol = route.spec.protocol
-            elif attribution is Attribution.CONTRACTS:
-                protocol = route.spec.protocol if address in route.known else None
-            else:
-                protocol = self._created_pool(route.spec, address, args, result)
-            events.append(
-                Event(
+            if mode > _FIXED:
+                if mode == _POOL:
+                    info = pools.get(address)
+                    protocol = info.protocol if info is not None and info.family == family else None
+                elif mode == _CONTRACTS:
+                    protocol = protocol if address in known else None
+                else:
+                    protocol = self._created_pool(spec, address, args, result)
+            append(
+                build_event(
                     chain,
                     log.block_number,
                     log.block_hash,
@@ -167,29 +232,31 @@ class Decoder:
                     log.transaction_index,
                     log.log_index,
                     address,
-                    route.spec.family,
-                    route.spec.name,
+                    family,
+                    name,
                     protocol,
                     args,
                 )
             )
         return result
 
-    def _unmatched(
-        self,
-        routes: tuple[_Route, ...],
-        topic0: str,
-        address: str,
-        topic_count: int,
-        size: int,
-        skipped: dict[str, int],
-    ) -> None:
-        """Count a log with our topic0 that fits no spec, unless it is another standard or emitter."""
-        if (topic0, topic_count, size) in self._ignored:
-            return
-        mine = [r for r in routes if r.only is None or address in r.only]
+    def _slow_route(self, log: Log, skipped: dict[str, int]) -> _Route | None:
+        """A dynamic-size spec that fits `log`, else count it as malformed unless it is not ours."""
+        topic0 = log.topics[0]
+        topic_count = len(log.topics)
+        size = (len(log.data) - 2) >> 1
+        specs = self._specs[topic0]
+        for spec in specs:
+            if spec.dynamic and spec.fits(topic_count, size):
+                return self._route(spec)
+        if (topic0, _shape_key(topic_count, size)) in self._ignored:
+            return None
+        mine = [
+            s for s in specs if not s.only_contracts or log.address in (s.contracts or {}).get(self.chain, frozenset())
+        ]
         if mine:
             skipped[mine[0].kind] = skipped.get(mine[0].kind, 0) + 1
+        return None
 
     def _created_pool(self, spec: EventSpec, address: str, args: dict[str, object], result: DecodeResult) -> str | None:
         """Attribute a factory event and, when CREATE2 proves the announced pool, learn the pool."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from onchain.protocols.abi import topic_address, word_address
+from onchain.protocols.abi import ADDRESS_PAD, topic_address, word_address
 from onchain.protocols.base import Attribution, EventSpec
 from onchain.protocols.create2 import Factory
 
@@ -87,19 +87,24 @@ ABI: list[dict[str, Any]] = [
 
 
 def decode_swap(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
+    sender = topics[1]
+    to = topics[2]
+    if sender[2:26] != ADDRESS_PAD or to[2:26] != ADDRESS_PAD or len(sender) != 66 or len(to) != 66:
+        raise ValueError("Swap topic is not an address")
+    from_bytes = int.from_bytes
     return {
-        "sender": topic_address(topics[1]),
-        "amount0In": int.from_bytes(data[0:32], "big"),
-        "amount1In": int.from_bytes(data[32:64], "big"),
-        "amount0Out": int.from_bytes(data[64:96], "big"),
-        "amount1Out": int.from_bytes(data[96:128], "big"),
-        "to": topic_address(topics[2]),
+        "sender": "0x" + sender[26:],
+        "amount0In": from_bytes(data[0:32]),
+        "amount1In": from_bytes(data[32:64]),
+        "amount0Out": from_bytes(data[64:96]),
+        "amount1Out": from_bytes(data[96:128]),
+        "to": "0x" + to[26:],
     }
 
 
 def decode_sync(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
-    reserve0 = int.from_bytes(data[0:32], "big")
-    reserve1 = int.from_bytes(data[32:64], "big")
+    reserve0 = int.from_bytes(data[0:32])
+    reserve1 = int.from_bytes(data[32:64])
     if reserve0 >= _UINT112_LIMIT or reserve1 >= _UINT112_LIMIT:
         raise ValueError("Sync reserve exceeds uint112")
     return {"reserve0": reserve0, "reserve1": reserve1}
@@ -108,16 +113,16 @@ def decode_sync(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
 def decode_mint(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
     return {
         "sender": topic_address(topics[1]),
-        "amount0": int.from_bytes(data[0:32], "big"),
-        "amount1": int.from_bytes(data[32:64], "big"),
+        "amount0": int.from_bytes(data[0:32]),
+        "amount1": int.from_bytes(data[32:64]),
     }
 
 
 def decode_burn(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
     return {
         "sender": topic_address(topics[1]),
-        "amount0": int.from_bytes(data[0:32], "big"),
-        "amount1": int.from_bytes(data[32:64], "big"),
+        "amount0": int.from_bytes(data[0:32]),
+        "amount1": int.from_bytes(data[32:64]),
         "to": topic_address(topics[2]),
     }
 
@@ -127,7 +132,7 @@ def decode_pair_created(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
         "token0": topic_address(topics[1]),
         "token1": topic_address(topics[2]),
         "pair": word_address(data, 0),
-        "allPairsLength": int.from_bytes(data[32:64], "big"),
+        "allPairsLength": int.from_bytes(data[32:64]),
     }
 
 

@@ -15,6 +15,8 @@ FAMILY = "uniswap_v3"
 SWAP = "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67"
 MINT = "0x7a53080ba414158be7ec69b987b5fb7d07dee101fe85488f0853ae16239d0bde"
 BURN = "0x0c396cd989a39f4459b5fa1aed6a9a8dcdbc45908acfd67e028cd568da98982c"
+_INT24_BOUND = 1 << 23
+
 POOL_CREATED = "0x783cca1c0412dd0d695e784568c96da2e9c22ff989357a2e8b1d9b2b4e6b7118"
 
 #: Checked against USDC/WETH 0.05% (0x88e6a0c2...) and 0.3% (0x8ad599c3...) on Ethereum.
@@ -88,14 +90,19 @@ ABI: list[dict[str, Any]] = [
 
 
 def decode_swap(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
+    sqrt_price_x96 = int.from_bytes(data[64:96])
+    liquidity = int.from_bytes(data[96:128])
+    tick = int.from_bytes(data[128:160], signed=True)
+    if sqrt_price_x96 >> 160 or liquidity >> 128 or not -_INT24_BOUND <= tick < _INT24_BOUND:
+        raise ValueError("Swap value out of its type's range")
     return {
         "sender": topic_address(topics[1]),
         "recipient": topic_address(topics[2]),
-        "amount0": int.from_bytes(data[0:32], "big", signed=True),
-        "amount1": int.from_bytes(data[32:64], "big", signed=True),
-        "sqrtPriceX96": word_uint(data, 2, 160),
-        "liquidity": word_uint(data, 3, 128),
-        "tick": word_int(data, 4, 24),
+        "amount0": int.from_bytes(data[0:32], signed=True),
+        "amount1": int.from_bytes(data[32:64], signed=True),
+        "sqrtPriceX96": sqrt_price_x96,
+        "liquidity": liquidity,
+        "tick": tick,
     }
 
 
@@ -106,8 +113,8 @@ def decode_mint(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
         "tickLower": topic_int(topics[2], 24),
         "tickUpper": topic_int(topics[3], 24),
         "amount": word_uint(data, 1, 128),
-        "amount0": int.from_bytes(data[64:96], "big"),
-        "amount1": int.from_bytes(data[96:128], "big"),
+        "amount0": int.from_bytes(data[64:96]),
+        "amount1": int.from_bytes(data[96:128]),
     }
 
 
@@ -117,8 +124,8 @@ def decode_burn(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
         "tickLower": topic_int(topics[2], 24),
         "tickUpper": topic_int(topics[3], 24),
         "amount": word_uint(data, 0, 128),
-        "amount0": int.from_bytes(data[32:64], "big"),
-        "amount1": int.from_bytes(data[64:96], "big"),
+        "amount0": int.from_bytes(data[32:64]),
+        "amount1": int.from_bytes(data[64:96]),
     }
 
 

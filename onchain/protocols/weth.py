@@ -50,11 +50,11 @@ ABI: list[dict[str, Any]] = [
 
 
 def decode_deposit(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
-    return {"dst": topic_address(topics[1]), "wad": int.from_bytes(data, "big")}
+    return {"dst": topic_address(topics[1]), "wad": int.from_bytes(data)}
 
 
 def decode_withdrawal(topics: tuple[str, ...], data: bytes) -> dict[str, Any]:
-    return {"src": topic_address(topics[1]), "wad": int.from_bytes(data, "big")}
+    return {"src": topic_address(topics[1]), "wad": int.from_bytes(data)}
 
 
 SPECS: tuple[EventSpec, ...] = (
