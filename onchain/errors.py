@@ -11,6 +11,10 @@ class ConfigError(OnchainError):
     """A setting is missing or invalid; the user must fix configuration."""
 
 
+class InputError(OnchainError):
+    """A file or argument the user gave cannot be used as it is."""
+
+
 class UnknownChainError(ConfigError):
     """A chain name or id that is not in the registry."""
 

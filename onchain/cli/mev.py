@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any, NoReturn
 
-import click
 import typer
 
 from onchain.analytics.mev import inspect_recorded_block
 from onchain.cli import app
+from onchain.errors import InputError
 
 mev_app = typer.Typer(help="MEV detection: sandwiches, arbitrages, liquidations.", no_args_is_help=True)
 app.add_typer(mev_app, name="mev")
@@ -30,8 +30,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _fail(message: str) -> NoReturn:
-    # A click error propagates through the entry point as one "Error: ..." line and exit code 1.
-    raise click.ClickException(message)
+    raise InputError(message)
 
 
 @mev_app.command("inspect")
