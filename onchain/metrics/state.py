@@ -131,6 +131,7 @@ class MarketState:
         self._answers: dict[str, dict[str, OracleAnswer]] = defaultdict(dict)
         self._quotes: dict[str, dict[str, PoolQuote]] = defaultdict(dict)
         self._flagged: set[str] = set()
+        self._active: dict[str, dict[str, PoolState]] = defaultdict(dict)
         self._pool_volume: dict[str, RollingSum] = defaultdict(RollingSum)
         self._pool_fees: dict[str, RollingSum] = defaultdict(RollingSum)
         self._pool_tvl: dict[str, float | None] = {}
@@ -206,6 +207,7 @@ class MarketState:
                 return
             moved = pool.apply(event.name, event.args, event.block_number, now)
             touched[pool.spec.id] = pool
+            self._active[chain][pool.spec.id] = pool
             if moved is not None:
                 swaps.append((pool, *moved))
         elif event.family == "chainlink" and event.name == "AnswerUpdated":
@@ -306,9 +308,7 @@ class MarketState:
 
     def _recompute_tvl(self, chain: str) -> None:
         totals: dict[str, float] = defaultdict(float)
-        for pool in self.pools.values():
-            if pool.spec.chain != chain:
-                continue
+        for pool in self._active[chain].values():
             tvl = self.pool_tvl(pool)
             self._pool_tvl[pool.spec.id] = tvl
             if tvl is not None:

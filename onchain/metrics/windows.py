@@ -43,7 +43,7 @@ class RollingSum:
     def total(self, now: int) -> float:
         """Sum over (now - span, now]."""
         self._prune(now)
-        return sum(amount for ts, amount in self._points if ts > now - self.span)
+        return sum(amount for ts, amount in self._points if now - self.span < ts <= now)
 
     def previous_total(self, now: int) -> float | None:
         """Sum over (now - 2 span, now - span], None while history does not reach that far back."""
