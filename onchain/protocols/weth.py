@@ -25,6 +25,8 @@ WRAPPED_NATIVE: dict[str, frozenset[str]] = {
     "bsc": frozenset({"0xbb4cdb9cbd36b01bd3cbaee1d5a7a5e54b5e0a5c"}),
     "avax": frozenset({"0xb31f66aa3c1e785363f0875a1b74e27b85fd66c7"}),
     "xdai": frozenset({"0xe91d153e0b41518a2ce8dd3d7944fa863463a97d"}),
+    # The local anvil devnet: WETH9 is the first contract anvil's first default account deploys.
+    "devnet": frozenset({"0x5fbdb2315678afecb367f032d93f642f64180aa3"}),
 }
 
 ABI: list[dict[str, Any]] = [

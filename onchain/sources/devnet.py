@@ -39,6 +39,9 @@ DEVNET_CHAIN = "devnet"
 DEVNET_CHAIN_ID = 31337
 ZERO_ADDRESS = "0x" + "00" * 20
 FEED_DECIMALS = 8
+# WETH9 is the first deployment of anvil's first default account (nonce 0), so its address is fixed;
+# the WETH adapter lists it for the devnet chain.
+DEVNET_WETH = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
 
 Mining = Literal["auto", "interval", "manual"]
 
@@ -423,6 +426,8 @@ class Devnet:
         receipts = await self.transact(creations)
         addresses = [r["contractAddress"].lower() for r in receipts]
 
+        if self.chain_id == DEVNET_CHAIN_ID and addresses[0] != DEVNET_WETH:
+            raise DevnetError(f"WETH deployed at {addresses[0]}, not {DEVNET_WETH}: the devnet must start fresh")
         weth = DevnetToken(addresses[0], WETH_SPEC.symbol, WETH_SPEC.name, WETH_SPEC.decimals)
         tokens = {weth.symbol: weth}
         for spec, address in zip(TOKENS, addresses[1 : 1 + len(TOKENS)], strict=True):
@@ -489,6 +494,7 @@ class Devnet:
 __all__ = [
     "DEVNET_CHAIN",
     "DEVNET_CHAIN_ID",
+    "DEVNET_WETH",
     "Deployment",
     "Devnet",
     "DevnetError",
