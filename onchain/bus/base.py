@@ -6,9 +6,10 @@ is committed, so a subscriber may always read the store for more.
 
 Topics published by the ingest pipeline (payloads are JSON objects; integers exact, any size):
 - `blocks`: one per stored block `{"chain", "number", "hash", "parent_hash", "timestamp", "logs", "events"}`
-- `events`: one per committed batch `{"chain", "from_block", "to_block", "events": [event...]}` where an
-  event is `{"chain", "block_number", "block_hash", "transaction_hash", "transaction_index", "log_index",
-  "address", "family", "name", "kind", "protocol", "args"}`
+- `events`: per committed batch `{"chain", "from_block", "to_block", "events": [event...]}` covering every
+  block of that range (with or without events; big batches are split by block range). An event is
+  `{"chain", "block_number", "block_hash", "transaction_hash", "transaction_index", "log_index", "address",
+  "family", "name", "kind", "protocol", "args"}`
 - `reorg`: `{"chain", "ancestor", "ancestor_hash", "orphaned_from", "orphaned_to", "depth"}` after rollback
 """
 

@@ -12,6 +12,7 @@ records; other layers needing their own queries use `store.engine` with the tabl
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -32,18 +33,25 @@ from onchain.storage.bulk import insert_rows, upsert_ignore
 from onchain.storage.codec import decode_args, encode_args
 from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, TokenRecord
 from onchain.storage.tables import (
-    BLOCK_DERIVED,
     blocks,
     chains,
     cursors,
     events,
     pools,
     protocol_metrics,
-    tokens,
     transactions,
 )
+from onchain.storage.tables import tokens as tokens_table
 
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
+
+# Every table whose rows derive from a block, with the column naming that block, in deletion order.
+_BY_BLOCK = (
+    (events, events.c.block_number),
+    (transactions, transactions.c.block_number),
+    (blocks, blocks.c.number),
+    (pools, pools.c.created_block),
+)
 
 _EVENT_COLUMNS = (
     "chain",
@@ -131,6 +139,16 @@ def _block_record(row: Row[Any]) -> BlockRecord:
     )
 
 
+def _token_row(token: TokenRecord) -> dict[str, Any]:
+    return {
+        "chain": token.chain,
+        "address": token.address,
+        "symbol": token.symbol,
+        "name": token.name,
+        "decimals": token.decimals,
+    }
+
+
 def _event(row: Row[Any]) -> Event:
     return Event(
         chain=row.chain,
@@ -209,10 +227,12 @@ class Store:
 
     # ---- writes -------------------------------------------------------------------------------------
 
-    async def write_blocks(self, batch: Sequence[BlockWrite]) -> Cursor | None:
-        """Store a contiguous ascending run of blocks of one chain and advance its cursor, atomically.
+    async def write_blocks(self, batch: Sequence[BlockWrite], tokens: Sequence[TokenRecord] = ()) -> Cursor | None:
+        """Store ascending blocks of one chain and advance its cursor to the last, atomically.
 
         Rows already stored for these block numbers are replaced, so a re-run writes the same rows once.
+        Batches are usually contiguous runs; sparse ones (recordings with gaps) touch only their own numbers.
+        `tokens` (metadata of the batch's new pools' tokens) are added in the same transaction unless known.
         Returns the new cursor (the last block of the batch), None for an empty batch.
         """
         if not batch:
@@ -221,8 +241,8 @@ class Store:
         numbers = [item.bundle.block.number for item in batch]
         if any(item.bundle.chain != chain for item in batch):
             raise ValueError("write_blocks takes blocks of one chain")
-        if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
-            raise ValueError(f"write_blocks takes a contiguous ascending run, got {numbers[0]}..{numbers[-1]}")
+        if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+            raise ValueError(f"write_blocks takes ascending block numbers, got {numbers[0]}..{numbers[-1]}")
         low, high = numbers[0], numbers[-1]
         block_rows: list[tuple[Any, ...]] = []
         tx_rows: list[tuple[Any, ...]] = []
@@ -292,20 +312,27 @@ class Store:
             )
         last = batch[-1].bundle.block
         async with self._transaction(f"writing {chain} blocks {low}..{high}") as connection:
-            await self._delete_range(connection, chain, low, high)
+            await self._delete_blocks(connection, chain, numbers)
             await upsert_ignore(connection, chains, [{"name": chain, "chain_id": None}], ("name",))
             await insert_rows(connection, blocks, _BLOCK_COLUMNS, block_rows)
             await insert_rows(connection, transactions, _TX_COLUMNS, tx_rows)
             await insert_rows(connection, events, _EVENT_COLUMNS, event_rows)
             await upsert_ignore(connection, pools, pool_rows, ("chain", "address"))
+            await upsert_ignore(connection, tokens_table, [_token_row(t) for t in tokens], ("chain", "address"))
             await self._set_cursor(connection, chain, last.number, last.hash)
         return Cursor(chain, last.number, last.hash)
 
-    async def _delete_range(self, connection: AsyncConnection, chain: str, low: int, high: int) -> None:
-        for table in BLOCK_DERIVED:
-            column = table.c.number if table is blocks else table.c.block_number
-            await connection.execute(delete(table).where(table.c.chain == chain, column.between(low, high)))
-        await connection.execute(delete(pools).where(pools.c.chain == chain, pools.c.created_block.between(low, high)))
+    async def _delete_blocks(self, connection: AsyncConnection, chain: str, numbers: Sequence[int]) -> None:
+        """Delete what is stored for these blocks: by range when they are contiguous, else number by number."""
+        low, high = numbers[0], numbers[-1]
+        contiguous = high - low + 1 == len(numbers)
+        for table, column in _BY_BLOCK:
+            if contiguous:
+                await connection.execute(delete(table).where(table.c.chain == chain, column.between(low, high)))
+                continue
+            for start in range(0, len(numbers), 500):
+                chunk = numbers[start : start + 500]
+                await connection.execute(delete(table).where(table.c.chain == chain, column.in_(chunk)))
 
     async def _set_cursor(self, connection: AsyncConnection, chain: str, number: int, block_hash: str) -> None:
         await connection.execute(delete(cursors).where(cursors.c.chain == chain))
@@ -317,10 +344,8 @@ class Store:
         Returns the new cursor; None when block `number` itself is not stored (the cursor is then removed).
         """
         async with self._transaction(f"rolling back {chain} after {number}") as connection:
-            for table in BLOCK_DERIVED:
-                column = table.c.number if table is blocks else table.c.block_number
+            for table, column in _BY_BLOCK:
                 await connection.execute(delete(table).where(table.c.chain == chain, column > number))
-            await connection.execute(delete(pools).where(pools.c.chain == chain, pools.c.created_block > number))
             metrics = protocol_metrics.c
             stale = (metrics.chain == chain) & (metrics.block_number > number)
             await connection.execute(delete(protocol_metrics).where(stale))
@@ -340,20 +365,17 @@ class Store:
 
     async def upsert_tokens(self, records: Iterable[TokenRecord]) -> int:
         """Insert or refresh token metadata (symbol, name, decimals); returns how many were given."""
-        rows = [
-            {"chain": t.chain, "address": t.address, "symbol": t.symbol, "name": t.name, "decimals": t.decimals}
-            for t in records
-        ]
+        rows = [_token_row(t) for t in records]
         if not rows:
             return 0
+        table = tokens_table
         async with self._transaction("saving tokens") as connection:
-            keys = [(row["chain"], row["address"]) for row in rows]
-            for chain in {chain for chain, _ in keys}:
-                addresses = [address for c, address in keys if c == chain]
+            for chain in {row["chain"] for row in rows}:
+                addresses = [row["address"] for row in rows if row["chain"] == chain]
                 for start in range(0, len(addresses), 500):
                     chunk = addresses[start : start + 500]
-                    await connection.execute(delete(tokens).where(tokens.c.chain == chain, tokens.c.address.in_(chunk)))
-            await connection.execute(tokens.insert(), rows)
+                    await connection.execute(delete(table).where(table.c.chain == chain, table.c.address.in_(chunk)))
+            await connection.execute(table.insert(), rows)
         return len(rows)
 
     async def upsert_pools(self, records: Iterable[PoolRecord]) -> int:
@@ -498,15 +520,15 @@ class Store:
         return None if row is None else _pool_record(row)
 
     async def tokens(self, chain: str | None = None) -> list[TokenRecord]:
-        query = select(tokens)
+        query = select(tokens_table)
         if chain is not None:
-            query = query.where(tokens.c.chain == chain)
+            query = query.where(tokens_table.c.chain == chain)
         async with self._reading() as connection:
-            rows = (await connection.execute(query.order_by(tokens.c.chain, tokens.c.address))).all()
+            rows = (await connection.execute(query.order_by(tokens_table.c.chain, tokens_table.c.address))).all()
         return [TokenRecord(row.chain, row.address, row.symbol, row.decimals, row.name) for row in rows]
 
     async def token(self, chain: str, address: str) -> TokenRecord | None:
-        query = select(tokens).where(tokens.c.chain == chain, tokens.c.address == address.lower())
+        query = select(tokens_table).where(tokens_table.c.chain == chain, tokens_table.c.address == address.lower())
         async with self._reading() as connection:
             row = (await connection.execute(query)).one_or_none()
         return None if row is None else TokenRecord(row.chain, row.address, row.symbol, row.decimals, row.name)

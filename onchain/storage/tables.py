@@ -172,7 +172,5 @@ events = Table(
     Index("ix_events_address", "chain", "address", "block_number"),
 )
 
-# Tables holding rows derived from blocks, in the order a range is deleted.
-BLOCK_DERIVED = (events, transactions, blocks)
 
 import onchain.alerts.tables  # noqa: E402, F401  (registers the alert tables on this metadata)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from onchain.domain.chain import Block, BlockBundle, Log, Transaction
+from onchain.errors import MalformedResponseError
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -99,3 +101,31 @@ def synthetic_chain(
         out.append(bundle)
         parent_hash = bundle.block.hash
     return out
+
+
+class ListSource:
+    """A finite in-memory Source over bundles (the canonical chain), optionally failing at a block."""
+
+    def __init__(self, bundles: list[BlockBundle], chain: str = "ethereum", fail_at: int | None = None) -> None:
+        self.chain = chain
+        self.by_number = {b.block.number: b for b in bundles}
+        self.fail_at = fail_at
+        self.requests: list[tuple[int, int | None]] = []
+
+    async def head(self) -> int:
+        return max(self.by_number)
+
+    async def block_hash(self, number: int) -> str | None:
+        bundle = self.by_number.get(number)
+        return bundle.block.hash if bundle is not None else None
+
+    async def bundles(self, start: int, end: int | None = None) -> AsyncIterator[BlockBundle]:
+        self.requests.append((start, end))
+        last = max(self.by_number) if end is None else end
+        for number in range(start, last + 1):
+            if number == self.fail_at:
+                raise MalformedResponseError(f"block {number}: the node sent garbage")
+            yield self.by_number[number]
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Ingestion: source bundles -> decode -> one transaction per batch -> publish after commit."""

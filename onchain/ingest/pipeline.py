@@ -1,0 +1,418 @@
+"""The ingest pipeline: one path for backfill, replay and live head following.
+
+Bundles from a source are checked, decoded and written in batches, each batch in one transaction that
+also advances the chain's cursor; messages are published only after the commit. Batches grow while the
+source is ahead of us (backfill) and shrink to one block at the head, where latency matters.
+
+Before block N is written its parent hash is compared with the stored hash of N-1. On a mismatch the
+pipeline walks back to the common ancestor, rolls back everything above it, publishes `reorg`, and
+re-ingests from the ancestor's child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from onchain.bus.base import BLOCKS, EVENTS, REORG, Bus, BusError
+from onchain.domain.chain import BlockBundle
+from onchain.domain.events import Event
+from onchain.errors import InconsistentDataError
+from onchain.ingest.reorg import check_depth, common_ancestor, extends, validate_bundle
+from onchain.protocols.base import PoolInfo
+from onchain.protocols.registry import Decoder
+from onchain.protocols.tokens import TokenDirectory
+from onchain.sources.base import Source
+from onchain.storage.records import BlockWrite, PoolRecord, TokenRecord
+from onchain.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _BlockTally:
+    number: int
+    logs: int
+    events: Counter[str]
+    protocols: Counter[str]
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """What a run stored. Blocks later orphaned by a reorg are subtracted again."""
+
+    blocks: int = 0
+    logs: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    protocols: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    pools: int = 0
+    reorgs: int = 0
+    orphaned_blocks: int = 0
+    publish_failures: int = 0
+    first_block: int | None = None
+    last_block: int | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The shape `onchain replay --json` prints."""
+        return {
+            "blocks": self.blocks,
+            "logs": self.logs,
+            "events": dict(sorted(self.events.items())),
+            "protocols": dict(sorted(self.protocols.items())),
+        }
+
+
+class _End:
+    """Marks the end of a finite source."""
+
+
+_END = _End()
+
+
+def block_payload(write: BlockWrite) -> dict[str, Any]:
+    block = write.bundle.block
+    return {
+        "chain": write.bundle.chain,
+        "number": block.number,
+        "hash": block.hash,
+        "parent_hash": block.parent_hash,
+        "timestamp": block.timestamp,
+        "logs": len(write.bundle.logs),
+        "events": len(write.events),
+    }
+
+
+def events_payloads(chain: str, batch: Sequence[BlockWrite], per_message: int) -> list[dict[str, Any]]:
+    """A committed batch as `events` messages, each covering a block range whole (blocks without events
+    included) and holding at most about `per_message` events, so a backfill never sends huge messages."""
+    messages: list[dict[str, Any]] = []
+    start = 0
+    pending: list[dict[str, Any]] = []
+    for index, write in enumerate(batch):
+        pending.extend(event_payload(event) for event in write.events)
+        if len(pending) >= per_message or index == len(batch) - 1:
+            messages.append(
+                {
+                    "chain": chain,
+                    "from_block": batch[start].bundle.block.number,
+                    "to_block": write.bundle.block.number,
+                    "events": pending,
+                }
+            )
+            start, pending = index + 1, []
+    return messages
+
+
+def _inside(number: int, start: int, end: int | None) -> bool:
+    return start <= number and (end is None or number <= end)
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    return {
+        "chain": event.chain,
+        "block_number": event.block_number,
+        "block_hash": event.block_hash,
+        "transaction_hash": event.transaction_hash,
+        "transaction_index": event.transaction_index,
+        "log_index": event.log_index,
+        "address": event.address,
+        "family": event.family,
+        "name": event.name,
+        "kind": event.kind,
+        "protocol": event.protocol,
+        "args": event.args,
+    }
+
+
+class Pipeline:
+    """Moves one chain's blocks from `source` through `decoder` into `store`, then announces them on `bus`.
+
+    A source must deliver consecutive blocks; `allow_gaps` accepts ascending blocks with gaps (recordings
+    of selected blocks). Batches hold up to `batch_blocks` blocks or `batch_logs` logs; in a backfill a
+    batch waits up to `batch_delay` seconds to fill, at the head it is committed at once.
+    """
+
+    def __init__(
+        self,
+        chain: str,
+        source: Source,
+        decoder: Decoder,
+        store: Store,
+        bus: Bus,
+        *,
+        tokens: TokenDirectory | None = None,
+        batch_blocks: int = 1000,
+        batch_logs: int = 100_000,
+        batch_delay: float = 0.25,
+        prefetch: int = 2000,
+        max_reorg_depth: int = 128,
+        allow_gaps: bool = False,
+        events_per_message: int = 5000,
+        on_commit: Callable[[IngestStats], None] | None = None,
+    ) -> None:
+        self.chain = chain
+        self.source = source
+        self.decoder = decoder
+        self.store = store
+        self.bus = bus
+        self.tokens = tokens
+        self.batch_blocks = batch_blocks
+        self.batch_logs = batch_logs
+        self.batch_delay = batch_delay
+        self.prefetch = prefetch
+        self.max_reorg_depth = max_reorg_depth
+        self.allow_gaps = allow_gaps
+        self.events_per_message = events_per_message
+        self.on_commit = on_commit
+        self.stats = IngestStats()
+        self._head = -1
+        self._recent: deque[_BlockTally] = deque(maxlen=max_reorg_depth + batch_blocks)
+        self._pool_blocks: dict[str, int] = {}
+        self._stalls = 0
+        self._permanent_pools: frozenset[str] | None = None
+
+    async def run(self, start: int | None = None, end: int | None = None, *, resume: bool = True) -> IngestStats:
+        """Ingest blocks `start..end` (inclusive; `end=None` follows the head forever).
+
+        With `resume`, a stored cursor inside the range moves the start past it, so a restarted run
+        continues after the last committed block. `start=None` means: after the cursor, else the head.
+        """
+        await self._prime_decoder()
+        cursor = await self.store.cursor(self.chain)
+        if start is None:
+            start = cursor.block_number + 1 if cursor is not None else await self.source.head()
+        elif resume and cursor is not None and _inside(cursor.block_number, start, end):
+            log.info("%s: resuming after block %d", self.chain, cursor.block_number)
+            start = cursor.block_number + 1
+        if end is not None and start > end:
+            return self.stats
+        self._head = await self.source.head()
+        next_start: int | None = start
+        while next_start is not None:
+            next_start = await self._pass(next_start, end)
+        return self.stats
+
+    async def _prime_decoder(self) -> None:
+        """Teach the decoder the pools stored by earlier runs, so attribution survives restarts."""
+        known = self.decoder.pools
+        if self._permanent_pools is None:
+            # Pools the decoder knew before any block (shipped lists, config) are never forgotten on a reorg.
+            self._permanent_pools = frozenset(known.pools)
+        for pool in await self.store.pools(self.chain):
+            if pool.created_block is not None:
+                self._pool_blocks[pool.address] = pool.created_block
+            if pool.protocol is not None and pool.address not in known:
+                known.add(
+                    PoolInfo(
+                        pool.address, pool.chain, pool.protocol, pool.family, pool.token0, pool.token1,
+                        pool.fee, pool.factory or "",
+                    )
+                )
+
+    async def _pass(self, start: int, end: int | None) -> int | None:
+        """Ingest from `start` until the source ends (None) or a reorg asks to restart at a block."""
+        queue: asyncio.Queue[BlockBundle | _End | BaseException] = asyncio.Queue(self.prefetch)
+        producer = asyncio.create_task(self._produce(start, end, queue), name=f"ingest-source-{self.chain}")
+        try:
+            return await self._consume(start, queue)
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+
+    async def _produce(
+        self, start: int, end: int | None, queue: asyncio.Queue[BlockBundle | _End | BaseException]
+    ) -> None:
+        bundles = self.source.bundles(start, end)
+        try:
+            async for bundle in bundles:
+                await queue.put(bundle)
+            await queue.put(_END)
+        except Exception as exc:  # handed to the consumer, which raises it after committing what came before
+            await queue.put(exc)
+        finally:
+            close = getattr(bundles, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _consume(self, start: int, queue: asyncio.Queue[BlockBundle | _End | BaseException]) -> int | None:
+        number = start
+        parent = await self.store.block_hash(self.chain, start - 1)
+        batch: list[BlockWrite] = []
+        batch_logs = 0
+        started = 0.0
+        while True:
+            if batch and (len(batch) >= self.batch_blocks or batch_logs >= self.batch_logs):
+                await self._flush(batch)
+                batch, batch_logs = [], 0
+                continue
+            if not batch:
+                item = await queue.get()
+            elif not queue.empty():
+                item = queue.get_nowait()
+            else:
+                # Nothing ready: at the head, commit now; in a backfill, wait a little for a bigger batch.
+                remaining = self.batch_delay - (time.monotonic() - started)
+                if number > self._head or remaining <= 0:
+                    await self._flush(batch)
+                    batch, batch_logs = [], 0
+                    continue
+                try:
+                    item = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    continue
+            if isinstance(item, _End):
+                await self._flush(batch)
+                return None
+            if isinstance(item, BaseException):
+                await self._flush(batch)
+                raise item
+            if self.allow_gaps and item.block.number > number:
+                # A recording with gaps: the block below this one is whatever is stored, if anything.
+                number = item.block.number
+                parent = await self.store.block_hash(self.chain, number - 1)
+            try:
+                validate_bundle(item, self.chain, number)
+            except Exception:
+                await self._flush(batch)
+                raise
+            if not extends(item.block.parent_hash, parent):
+                await self._flush(batch)
+                return await self._handle_reorg(number - 1, item.block.parent_hash)
+            if not batch:
+                started = time.monotonic()
+            batch.append(self._decode(item))
+            batch_logs += len(item.logs)
+            parent = item.block.hash
+            number += 1
+            if number > self._head:
+                self._head = max(self._head, await self.source.head())
+
+    def _decode(self, bundle: BlockBundle) -> BlockWrite:
+        result = self.decoder.decode(bundle.logs)
+        number = bundle.block.number
+        pools = [
+            PoolRecord(self.chain, p.address, p.family, p.token0, p.token1, p.protocol, p.fee, p.factory, number)
+            for p in result.new_pools
+        ]
+        for pool in pools:
+            self._pool_blocks[pool.address] = number
+        kinds: Counter[str] = Counter()
+        protocols: Counter[str] = Counter()
+        for event in result.events:
+            kinds[event.kind] += 1
+            if event.protocol is not None:
+                protocols[event.protocol] += 1
+        self._recent.append(_BlockTally(number, len(bundle.logs), kinds, protocols))
+        stats = self.stats
+        stats.blocks += 1
+        stats.logs += len(bundle.logs)
+        stats.events.update(kinds)
+        stats.protocols.update(protocols)
+        stats.skipped.update(result.skipped)
+        stats.pools += len(pools)
+        stats.first_block = number if stats.first_block is None else stats.first_block
+        stats.last_block = number
+        return BlockWrite(bundle, result.events, pools)
+
+    def _token_records(self, batch: Sequence[BlockWrite]) -> list[TokenRecord]:
+        if self.tokens is None:
+            return []
+        found: dict[str, TokenRecord] = {}
+        for write in batch:
+            for pool in write.pools:
+                for address in (pool.token0, pool.token1):
+                    info = self.tokens.get(self.chain, address)
+                    if info is not None:
+                        found[info.address] = TokenRecord(self.chain, info.address, info.symbol, info.decimals)
+        return list(found.values())
+
+    async def _flush(self, batch: list[BlockWrite]) -> None:
+        if not batch:
+            return
+        await self.store.write_blocks(batch, tokens=self._token_records(batch))
+        for write in batch:
+            await self._publish(BLOCKS, block_payload(write))
+        for payload in events_payloads(self.chain, batch, self.events_per_message):
+            await self._publish(EVENTS, payload)
+        if self.on_commit is not None:
+            self.on_commit(self.stats)
+
+    async def _publish(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publishing never stops ingestion: the data is committed, and the bus is at-most-once."""
+        try:
+            await self.bus.publish(topic, payload)
+        except (BusError, OSError) as exc:
+            self.stats.publish_failures += 1
+            log.warning("%s: publishing %s failed: %s", self.chain, topic, exc)
+
+    async def _handle_reorg(self, tip: int, new_parent: str) -> int:
+        """Block `tip + 1` does not extend our block `tip`: roll back to the common ancestor; returns where to
+        resume."""
+        ancestor = await self._find_ancestor(tip)
+        if ancestor == tip:
+            # The source still calls our block canonical yet delivered a child of another: it contradicts itself.
+            self._stalls += 1
+            if self._stalls > 3:
+                raise InconsistentDataError(
+                    f"{self.chain}: block {tip + 1} has parent {new_parent}, but the source says block {tip} is "
+                    f"{await self.store.block_hash(self.chain, tip)}"
+                )
+            await asyncio.sleep(0.1 * self._stalls)
+            return tip + 1
+        self._stalls = 0
+        cursor = await self.store.rollback_after(self.chain, ancestor)
+        for address, created in list(self._pool_blocks.items()):
+            if created > ancestor:
+                del self._pool_blocks[address]
+                if address not in (self._permanent_pools or ()):
+                    self.decoder.pools.pools.pop(address, None)
+        stats = self.stats
+        while self._recent and self._recent[-1].number > ancestor:
+            tally = self._recent.pop()
+            stats.blocks -= 1
+            stats.logs -= tally.logs
+            stats.events.subtract(tally.events)
+            stats.protocols.subtract(tally.protocols)
+        stats.events = +stats.events
+        stats.protocols = +stats.protocols
+        if stats.last_block is not None and stats.last_block > ancestor:
+            stats.last_block = ancestor
+        stats.reorgs += 1
+        stats.orphaned_blocks += tip - ancestor
+        log.warning("%s: reorg, blocks %d..%d orphaned; resuming at %d", self.chain, ancestor + 1, tip, ancestor + 1)
+        await self._publish(
+            REORG,
+            {
+                "chain": self.chain,
+                "ancestor": ancestor,
+                "ancestor_hash": cursor.block_hash if cursor is not None else None,
+                "orphaned_from": ancestor + 1,
+                "orphaned_to": tip,
+                "depth": tip - ancestor,
+            },
+        )
+        return ancestor + 1
+
+    async def _find_ancestor(self, tip: int) -> int:
+        stored = await self.store.block_hashes(self.chain, max(0, tip - self.max_reorg_depth + 1), tip)
+        canonical: dict[int, str | None] = {}
+        low = tip
+        while True:
+            check_depth(tip, low, self.max_reorg_depth)
+            numbers = [n for n in range(low, max(low - 8, tip - self.max_reorg_depth, -1), -1)]
+            hashes = await asyncio.gather(*(self.source.block_hash(n) for n in numbers))
+            canonical.update(zip(numbers, hashes, strict=True))
+            found = common_ancestor(stored, canonical, tip)
+            if found is not None:
+                return found
+            if not numbers or numbers[-1] <= 0:
+                return -1
+            low = numbers[-1] - 1
