@@ -505,6 +505,7 @@ class RuleBook:
         self._last_fired: dict[str, int] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_capacity = seen_capacity
+        self._watching: dict[str, int] = {}  # occurrence kind -> rules reading it
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -514,6 +515,10 @@ class RuleBook:
 
     def get(self, rule_id: str) -> Rule | None:
         return self._rules.get(rule_id)
+
+    def watches(self, kind: str) -> bool:
+        """Whether any rule reads occurrences of `kind` (lets callers skip building them)."""
+        return self._watching.get(kind, 0) > 0
 
     def add(self, rule: Rule, last_fired: int | None = None) -> None:
         """Add or replace a rule. `last_fired` (chain time) carries its cooldown across restarts."""
@@ -532,10 +537,13 @@ class RuleBook:
                 level = self._level(spec.source, rule.subject_id)
                 level.generic[rule.id] = max(level.generic.get(rule.id, 0), cond.window)
                 level.retune_history()
-            elif cond.spec.operator == "event" and rule.mode == "single":
-                self._event(spec.source, rule.subject_id).thresholds.add(rule.id, cond.threshold)
             else:
-                self._event(spec.source, rule.subject_id).generic.add(rule.id)
+                self._watching[spec.source] = self._watching.get(spec.source, 0) + 1
+                index = self._event(spec.source, rule.subject_id)
+                if rule.mode == "single":
+                    index.thresholds.add(rule.id, cond.threshold)
+                else:
+                    index.generic.add(rule.id)
         if rule.mode != "single" or rule.conditions[0].spec.operator != "event":
             self._state[rule.id] = self._evaluate(rule, None)
 
@@ -556,6 +564,7 @@ class RuleBook:
                     if level.generic.pop(rule_id, None) is not None:
                         level.retune_history()
             else:
+                self._watching[spec.source] -= 1
                 index = self._events.get(key)
                 if index is not None:
                     index.thresholds.discard(rule_id)

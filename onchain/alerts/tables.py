@@ -82,9 +82,7 @@ alert_delivery_attempts = Table(
     "alert_delivery_attempts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "delivery_id", String(ID), ForeignKey("alert_deliveries.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("delivery_id", String(ID), ForeignKey("alert_deliveries.id", ondelete="CASCADE"), nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("started_at", Float, nullable=False),
     Column("duration_ms", Float, nullable=False),
