@@ -17,12 +17,12 @@ from onchain.domain.events import Event
 from onchain.protocols import aave_v3, chainlink, erc20, uniswap_v2, uniswap_v3, weth
 from onchain.protocols.base import Attribution, DecodeFn, EventSpec, IgnoredShape, PoolDirectory, PoolInfo, ProtocolInfo
 from onchain.protocols.create2 import Factory, pool_address
+from onchain.protocols.pools import BUILTIN_FACTORIES
 
 ALL_SPECS: tuple[EventSpec, ...] = (
     erc20.SPECS + weth.SPECS + uniswap_v2.SPECS + uniswap_v3.SPECS + chainlink.SPECS + aave_v3.SPECS
 )
 IGNORED_SHAPES: tuple[IgnoredShape, ...] = erc20.IGNORED
-BUILTIN_FACTORIES: tuple[Factory, ...] = uniswap_v2.FACTORIES + uniswap_v3.FACTORIES
 
 PROTOCOLS: dict[str, ProtocolInfo] = {
     p.slug: p
@@ -181,7 +181,9 @@ class Decoder:
     def _route(self, spec: EventSpec) -> _Route:
         contracts = frozenset(spec.contracts.get(self.chain, ())) if spec.contracts is not None else frozenset()
         only = contracts if spec.only_contracts else None
-        return (spec, spec.family, spec.name, spec.decode, _MODES[spec.attribution], spec.protocol, only, contracts)
+        mode = _MODES[spec.attribution]
+        protocol = None if mode == _NONE else spec.protocol
+        return (spec, spec.family, spec.name, spec.decode, mode, protocol, only, contracts)
 
     def decode(self, logs: Iterable[Log]) -> DecodeResult:
         """Decode every log we have a spec for; count (never raise on) those that match but do not fit."""
@@ -258,12 +260,12 @@ class Decoder:
             skipped[mine[0].kind] = skipped.get(mine[0].kind, 0) + 1
         return None
 
-    def _created_pool(self, spec: EventSpec, address: str, args: dict[str, object], result: DecodeResult) -> str | None:
+    def _created_pool(self, spec: EventSpec, address: str, args: dict[str, Any], result: DecodeResult) -> str | None:
         """Attribute a factory event and, when CREATE2 proves the announced pool, learn the pool."""
         factory = self.factories.get(address)
         if factory is None or factory.family != spec.family or spec.creates_pool is None:
             return None
-        pool, token0, token1, fee = spec.creates_pool(dict(args))
+        pool, token0, token1, fee = spec.creates_pool(args)
         info = PoolInfo(pool, self.chain, factory.protocol, factory.family, token0, token1, fee, factory.address)
         if pool_address(factory, token0, token1, fee) != pool:
             result.unproven_pools.append(info)
