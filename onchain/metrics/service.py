@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -31,6 +31,9 @@ from onchain.protocols.registry import PROTOCOLS
 from onchain.protocols.tokens import TokenDirectory
 from onchain.storage.records import BlockRecord, PoolRecord
 from onchain.storage.store import Store
+
+if TYPE_CHECKING:
+    from onchain.sources.devnet import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,20 @@ class MarketService:
 
     def set_anchors(self, chain: str, anchors: ChainAnchors) -> None:
         self.state.anchors[chain] = anchors
+
+    def configure_devnet(self, deployment: Deployment, chain: str = "devnet") -> None:
+        """Trust the devnet's own feeds and stablecoins, as mainnet's are trusted, and know its tokens."""
+        by_symbol = {token.symbol: token for token in (deployment.weth, *deployment.tokens.values())}
+        for token in by_symbol.values():
+            self.state.add_token(TokenSpec(f"{chain}:{token.address}", token.symbol, token.decimals))
+        for feed in deployment.feeds:
+            base = by_symbol.get(feed.base)
+            if base is not None:
+                self.add_feed(FeedSpec(chain, feed.address.lower(), f"{chain}:{base.address}", "USD", feed.decimals))
+        stable = frozenset(f"{chain}:{t.address}" for s, t in by_symbol.items() if s in {"USDC", "USDT", "DAI"})
+        self.set_anchors(chain, ChainAnchors(stable, f"{chain}:{deployment.weth.address}", f"{chain}:0x{'0' * 40}"))
+        self.add_pools(PoolInfo(p.address, chain, "uniswap-v2", "uniswap_v2", p.token0.address, p.token1.address,
+                                None, deployment.factory) for p in deployment.pools)
 
     def add_pools(self, pools: Iterable[PoolInfo | PoolRecord]) -> None:
         for pool in pools:
