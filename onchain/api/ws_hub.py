@@ -180,6 +180,9 @@ class Hub:
     def connections(self) -> int:
         return len(self._clients)
 
+    def sinks(self) -> list[Sink]:
+        return [client.sink for client in self._clients]
+
     # --- publishing -------------------------------------------------------------------------
 
     def publish(self, channel: str, data: Mapping[str, Any]) -> None:

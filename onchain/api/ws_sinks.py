@@ -83,8 +83,13 @@ class TransportSink:
         transport.write(close_frame(SLOW_CONSUMER_CLOSE_CODE, "slow_consumer"))
         transport.close()
         # close() waits for the buffer to drain; a client that never reads would hold it forever.
-        asyncio.get_running_loop().call_later(DROP_GRACE_SECONDS, transport.abort)
+        asyncio.get_running_loop().call_later(DROP_GRACE_SECONDS, self._abort_if_stuck)
         self._finish()
+
+    def _abort_if_stuck(self) -> None:
+        # A non-empty buffer means the transport is still open (closing empties it first).
+        if self._transport.get_write_buffer_size() > 0:
+            self._transport.abort()
 
     def _finish(self) -> None:
         if not self.closed.done():
