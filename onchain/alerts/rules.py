@@ -613,8 +613,9 @@ class RuleBook:
                 reference = history[0]
                 baseline = level.history_sum / len(history)
             level.value, level.timestamp, level.block = value, obs.timestamp, obs.block
-            for rule_id in list(level.generic):
-                self._step_level(fired, rule_id, obs, reference, baseline)
+            context = _Context(obs, reference, baseline, None)
+            for rule_id in level.generic:
+                self._step_level(fired, rule_id, context)
             level.remember(obs.timestamp, value)
         else:
             level.value, level.timestamp, level.block = value, obs.timestamp, obs.block
@@ -670,24 +671,18 @@ class RuleBook:
             data["moved"] = moved
         self._emit(fired, rule, obs.timestamp, obs.block, obs.chain, _level_key(obs), data)
 
-    def _step_level(
-        self,
-        fired: list[Firing],
-        rule_id: str,
-        obs: Observation,
-        reference: tuple[int, float] | None,
-        baseline: float | None,
-    ) -> None:
+    def _step_level(self, fired: list[Firing], rule_id: str, context: _Context) -> None:
         """Re-evaluate a composite/change/spike rule after its subject moved; fire on false -> true."""
         rule = self._rules[rule_id]
-        context = _Context(obs, reference, baseline, None)
+        obs = context.obs
+        assert obs is not None
         now = self._evaluate(rule, context)
         before = self._state.get(rule_id)
         self._state[rule_id] = now
         if now is not True or before is not False:
             return
         data: dict[str, Any] = {"subject": {"type": rule.subject_type, "id": rule.subject_id}}
-        data["conditions"] = context.details
+        data["conditions"] = self._details(rule, context)
         moved = moved_by(self._levels[(obs.metric, obs.subject_id)].breakdown, obs.breakdown)
         if moved:
             data["moved"] = moved
@@ -703,60 +698,73 @@ class RuleBook:
         if now is not True or before is True:
             return
         data: dict[str, Any] = {**occ.data, "subject": {"type": rule.subject_type, "id": rule.subject_id}}
-        data["conditions"] = context.details
+        data["conditions"] = self._details(rule, context)
         data["valueUsd"] = occ.value_usd
         self._emit(fired, rule, occ.timestamp, occ.block, occ.chain, f"{occ.kind}:{occ.key}", data)
 
     def _evaluate(self, rule: Rule, context: _Context | None) -> bool | None:
         """The rule's truth now; None when some level it reads has no value yet."""
-        results: list[bool | None] = []
-        for cond in rule.conditions:
-            results.append(self._condition(rule, cond, context))
+        unknown = False
         if rule.mode == "any":
-            if any(result is True for result in results):
-                return True
-            return None if any(result is None for result in results) else False
-        if any(result is False for result in results):
-            return False
-        return None if any(result is None for result in results) else True
+            for cond in rule.conditions:
+                result = self._condition(rule, cond, context, None)
+                if result:
+                    return True
+                unknown = unknown or result is None
+            return None if unknown else False
+        for cond in rule.conditions:
+            result = self._condition(rule, cond, context, None)
+            if result is False:
+                return False
+            unknown = unknown or result is None
+        return None if unknown else True
 
-    def _condition(self, rule: Rule, cond: Condition, context: _Context | None) -> bool | None:
+    def _details(self, rule: Rule, context: _Context) -> list[dict[str, Any]]:
+        """What each true condition saw, for the firing record (computed only when a rule fires)."""
+        details: list[dict[str, Any]] = []
+        for cond in rule.conditions:
+            detail: dict[str, Any] = {"condition": cond.name, "threshold": cond.threshold}
+            if self._condition(rule, cond, context, detail):
+                details.append(detail)
+        return details
+
+    def _condition(
+        self, rule: Rule, cond: Condition, context: _Context | None, detail: dict[str, Any] | None
+    ) -> bool | None:
         spec = cond.spec
         if spec.operator == "event":
             occ = context.occ if context is not None else None
             hit = occ is not None and occ.kind == spec.source and occ.value_usd >= cond.threshold
-            if hit and context is not None and occ is not None:
-                context.details.append({"condition": cond.name, "threshold": cond.threshold, "valueUsd": occ.value_usd})
+            if hit and detail is not None and occ is not None:
+                detail["valueUsd"] = occ.value_usd
             return hit
         level = self._levels.get((spec.source, rule.subject_id))
         if level is None or level.value is None:
             return None
         value = level.value
-        detail: dict[str, Any] = {"condition": cond.name, "threshold": cond.threshold, "value": value}
-        moving = context is not None and context.obs is not None and context.obs.metric == spec.source
-        if spec.operator == "below":
-            result: bool | None = value < cond.threshold
-        elif spec.operator == "above":
-            result = value > cond.threshold
+        if detail is not None:
+            detail["value"] = value
+        operator = spec.operator
+        if operator == "below":
+            return value < cond.threshold
+        if operator == "above":
+            return value > cond.threshold
+        if context is not None and context.obs is not None and context.obs.metric == spec.source:
+            reference, baseline = context.reference, context.baseline
         else:
-            if moving and context is not None:
-                reference, baseline = context.reference, context.baseline
-            else:
-                reference, baseline = level.past()
-            if spec.operator == "change":
-                if reference is None or reference[1] == 0:
-                    return None
-                change = (value - reference[1]) / abs(reference[1]) * 100.0
+            reference, baseline = level.past()
+        if operator == "change":
+            if reference is None or reference[1] == 0:
+                return None
+            change = (value - reference[1]) / abs(reference[1]) * 100.0
+            if detail is not None:
                 detail.update(reference=reference[1], referenceTimestamp=reference[0], changePct=change)
-                result = change <= cond.threshold if cond.threshold < 0 else change >= cond.threshold
-            else:
-                if baseline is None or baseline <= 0:
-                    return None
-                detail.update(average=baseline, ratio=value / baseline)
-                result = value >= cond.threshold * baseline
-        if result and context is not None:
-            context.details.append(detail)
-        return result
+            return change <= cond.threshold if cond.threshold < 0 else change >= cond.threshold
+        if baseline is None or baseline <= 0:
+            return None
+        if detail is not None:
+            detail.update(average=baseline, ratio=value / baseline)
+        return value >= cond.threshold * baseline
 
     def _emit(
         self,
@@ -787,7 +795,6 @@ class _Context:
     reference: tuple[int, float] | None
     baseline: float | None
     occ: Occurrence | None
-    details: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _level_key(obs: Observation) -> str:
