@@ -1,4 +1,9 @@
 """Imports every command module so each registers itself on the `onchain` app."""
 
-from onchain.cli import chains  # noqa: F401
-from onchain.cli import mev  # noqa: F401
+from onchain.cli import (
+    chains,  # noqa: F401
+    demo,  # noqa: F401
+    ingest,  # noqa: F401
+    mev,  # noqa: F401
+    serve,  # noqa: F401
+)
