@@ -53,8 +53,16 @@ def updates(rng: random.Random, starts: list[float], count: int) -> list[dict[st
         i = rng.randrange(COINS)
         prices[i] *= 1 + rng.gauss(0, 0.004)
         block = 19_000_000 + n // 500
-        out.append({"id": coin(i), "value": prices[i], "timestamp": 1_700_000_000 + n // 500 * 12,
-                    "change24h": None, "block": block, "chain": "ethereum"})
+        out.append(
+            {
+                "id": coin(i),
+                "value": prices[i],
+                "timestamp": 1_700_000_000 + n // 500 * 12,
+                "change24h": None,
+                "block": block,
+                "chain": "ethereum",
+            }
+        )
     return out
 
 

@@ -55,57 +55,18 @@ def observations(topic: str, payload: Any) -> list[Observation]:
     return out
 
 
-class AlertEngine:
-    """Holds the active rules in a `RuleBook` and evaluates every update the bus brings."""
+class Evaluator:
+    """Bus payloads in, firings out: a `RuleBook` plus what translating payloads needs (latest prices,
+    token decimals, block times). No I/O; the live engine and the backtest share it."""
 
-    def __init__(
-        self,
-        store: AlertStore,
-        bus: Bus,
-        *,
-        on_recorded: Callable[[], None] | None = None,
-        tokens: TokenDirectory | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self.bus = bus
+    def __init__(self, tokens: TokenDirectory | None = None, clock: Callable[[], float] = time.time) -> None:
         self.book = RuleBook()
-        self.on_recorded = on_recorded
         self.tokens = tokens or TokenDirectory.default()
         self.clock = clock
-        self.alerts: dict[str, AlertRecord] = {}
         self.prices: dict[str, float] = {}
         self.evaluated = 0
-        self.fired = 0
         self._block_times: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._head_times: dict[str, int] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-
-    # ---- rules ----------------------------------------------------------------------------------------
-
-    def add(self, alert: AlertRecord) -> None:
-        if not alert.active:
-            self.remove(alert.id)
-            return
-        self.alerts[alert.id] = alert
-        self.book.add(alert.to_rule(), alert.last_fired_at)
-
-    def remove(self, alert_id: str) -> None:
-        self.alerts.pop(alert_id, None)
-        self.book.remove(alert_id)
-
-    async def load(self) -> int:
-        """(Re)load every active rule from the database."""
-        for alert in await self.store.active_alerts():
-            self.add(alert)
-        return len(self.alerts)
-
-    async def apply_rule_change(self, op: str, alert_id: str) -> None:
-        alert = await self.store.get_alert(alert_id) if op == "upsert" else None
-        if alert is None:
-            self.remove(alert_id)
-        else:
-            self.add(alert)
 
     # ---- evaluation -----------------------------------------------------------------------------------
 
@@ -211,6 +172,58 @@ class AlertEngine:
                         chain=chain,
                         data={"kind": kind[:-1] if kind != "sandwiches" else "sandwich", **finding},
                     )
+
+
+class AlertEngine:
+    """Holds the active rules and evaluates every update the bus brings; firings go to the outbox."""
+
+    def __init__(
+        self,
+        store: AlertStore,
+        bus: Bus,
+        *,
+        on_recorded: Callable[[], None] | None = None,
+        tokens: TokenDirectory | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.evaluator = Evaluator(tokens, clock)
+        self.book = self.evaluator.book
+        self.on_recorded = on_recorded
+        self.clock = clock
+        self.alerts: dict[str, AlertRecord] = {}
+        self.fired = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def evaluate(self, topic: str, payload: Any) -> list[Firing]:
+        return self.evaluator.evaluate(topic, payload)
+
+    # ---- rules ----------------------------------------------------------------------------------------
+
+    def add(self, alert: AlertRecord) -> None:
+        if not alert.active:
+            self.remove(alert.id)
+            return
+        self.alerts[alert.id] = alert
+        self.book.add(alert.to_rule(), alert.last_fired_at)
+
+    def remove(self, alert_id: str) -> None:
+        self.alerts.pop(alert_id, None)
+        self.book.remove(alert_id)
+
+    async def load(self) -> int:
+        """(Re)load every active rule from the database."""
+        for alert in await self.store.active_alerts():
+            self.add(alert)
+        return len(self.alerts)
+
+    async def apply_rule_change(self, op: str, alert_id: str) -> None:
+        alert = await self.store.get_alert(alert_id) if op == "upsert" else None
+        if alert is None:
+            self.remove(alert_id)
+        else:
+            self.add(alert)
 
     # ---- running on the bus ---------------------------------------------------------------------------
 

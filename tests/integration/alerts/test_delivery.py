@@ -77,9 +77,7 @@ async def test_webhook_is_signed_and_logged(
     assert await alerts.deliveries(alert.id, "someone-else") == []
 
 
-async def test_receiver_down_then_up_gets_every_firing_once(
-    alerts: AlertStore, http_client: httpx.AsyncClient
-) -> None:
+async def test_receiver_down_then_up_gets_every_firing_once(alerts: AlertStore, http_client: httpx.AsyncClient) -> None:
     receiver = WebhookReceiver()  # not started: the port refuses connections
     alert = await alerts.create_alert("user-1", rule({"type": "webhook", "url": receiver.url}), time.time())
     receiver.secret = alert.webhook_secret
