@@ -20,6 +20,7 @@ from typing import Any
 
 import typer
 import uvicorn
+from redis.asyncio import Redis
 
 from onchain.bus.base import EVENTS, Subscription
 from onchain.cli import app
@@ -62,7 +63,12 @@ def demo_command(
     serves the API on --host/--port. Ctrl-C stops everything, anvil included.
     """
     options = DemoOptions(host, port, block_time, tx_per_block, seed, quiet)
-    asyncio.run(run_demo(load_settings(), options))
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every devnet transaction is an HTTP request; at INFO httpx would log each one.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(settings, options))
 
 
 def demo_settings(settings: Settings, deployment: Deployment) -> Settings:
@@ -112,14 +118,17 @@ async def _serve(
     from onchain.api.app import create_app, uvicorn_config
     from onchain.metrics.service import MarketService
 
-    market = MarketService(runtime.store, runtime.bus, tokens=runtime.tokens, redis_prefix=settings.redis_prefix)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    market = MarketService(
+        runtime.store, runtime.bus, redis=redis, redis_prefix=settings.redis_prefix, tokens=runtime.tokens
+    )
     market.configure_devnet(deployment)
     await market.start()
     client = JsonRpcClient([devnet.rpc_url])
     ws_url = devnet.rpc_url.replace("http://", "ws://", 1)
     source = RpcSource(DEVNET_CHAIN, client, ws_url=ws_url, poll_interval=max(0.2, options.block_time / 2))
-    app_ = create_app(settings, runtime, market=market, rpc_clients={DEVNET_CHAIN: client})
-    server = uvicorn.Server(uvicorn_config(app_, host=options.host, port=options.port))
+    app_ = create_app(settings, runtime, market=market, rpc_clients={DEVNET_CHAIN: client}, chains=runtime.chains)
+    server = uvicorn.Server(uvicorn_config(app_, options.host, options.port, log_level=settings.log_level.lower()))
     printer = None if options.quiet else await BlockPrinter.subscribe(runtime, deployment)
     traffic = TrafficGenerator(devnet, seed=options.seed, tx_per_block=options.tx_per_block)
     tasks: dict[str, asyncio.Task[Any]] = {}
@@ -129,7 +138,10 @@ async def _serve(
         tasks["traffic"] = asyncio.create_task(traffic.run(), name="demo-traffic")
         if printer is not None:
             tasks["printer"] = asyncio.create_task(printer.run(), name="demo-printer")
-        _print_banner(settings, deployment, options)
+        while not server.started and not tasks["api"].done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            _print_banner(settings, deployment, options)
         done, _ = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             name = next(n for n, t in tasks.items() if t is task)
@@ -146,6 +158,8 @@ async def _serve(
         if printer is not None:
             await printer.close()
         await market.stop()
+        if redis is not None:
+            await redis.aclose()
 
 
 async def _finish(task: Awaitable[Any] | None, timeout: float | None = None) -> None:
