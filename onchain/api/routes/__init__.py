@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from onchain.api.routes import chains, health, market
+from onchain.api.routes import alerts, chains, health, market
 
 ROUTERS: list[APIRouter] = [
     health.router,
     chains.router,
     market.router,
+    alerts.router,
 ]
