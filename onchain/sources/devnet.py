@@ -376,11 +376,14 @@ class Devnet:
         tx_hash: str = await self.call("eth_sendTransaction", [tx])
         return tx_hash
 
-    async def receipts(self, tx_hashes: Sequence[str], *, timeout: float = 60.0) -> list[dict[str, Any]]:
-        """Receipts of submitted transactions, mining a block first when mining is manual."""
+    async def receipts(
+        self, tx_hashes: Sequence[str], *, mine_now: bool | None = None, timeout: float = 60.0
+    ) -> list[dict[str, Any]]:
+        """Receipts of submitted transactions. `mine_now` mines a block first instead of waiting for the
+        next one (default: only when mining is manual, where no block would ever come)."""
         if not tx_hashes:
             return []
-        if self.mining == "manual":
+        if self.mining == "manual" if mine_now is None else mine_now:
             await self.mine()
         deadline = time.monotonic() + timeout
         while True:
@@ -391,10 +394,12 @@ class Devnet:
                 raise DevnetError(f"{sum(1 for r in found if not r)} transactions not mined within {timeout:g}s")
             await asyncio.sleep(0.02 if self.mining != "interval" else min(0.2, self.block_time / 5))
 
-    async def transact(self, calls: Sequence[tuple[str, str | None, str, int, int]]) -> list[dict[str, Any]]:
+    async def transact(
+        self, calls: Sequence[tuple[str, str | None, str, int, int]], *, mine_now: bool | None = None
+    ) -> list[dict[str, Any]]:
         """Send (sender, to, data, gas, value) transactions in order, wait for all, fail on any revert."""
         hashes = [await self.send(sender, to, data, gas=gas, value=value) for sender, to, data, gas, value in calls]
-        receipts = await self.receipts(hashes)
+        receipts = await self.receipts(hashes, mine_now=mine_now)
         for receipt in receipts:
             if int(receipt["status"], 16) != 1:
                 raise DevnetError(f"devnet transaction {receipt['transactionHash']} reverted")
@@ -423,7 +428,7 @@ class Devnet:
             answer = round(prices[base] * 10**FEED_DECIMALS)
             args = encode(["uint8", "string", "int256"], [FEED_DECIMALS, description, answer]).hex()
             creations.append((deployer, None, feed_code + args, 2_000_000, 0))
-        receipts = await self.transact(creations)
+        receipts = await self.transact(creations, mine_now=self.mining != "auto")
         addresses = [r["contractAddress"].lower() for r in receipts]
 
         if self.chain_id == DEVNET_CHAIN_ID and addresses[0] != DEVNET_WETH:
@@ -453,7 +458,7 @@ class Devnet:
                 setup.append((deployer, token.address, calldata("transfer(address,uint256)", pool.address, amount),
                               100_000, 0))  # fmt: skip
             setup.append((deployer, pool.address, calldata("mint(address)", deployer), 300_000, 0))
-        receipts = await self.transact(setup)
+        receipts = await self.transact(setup, mine_now=self.mining != "auto")
         created = {
             "0x" + log["data"][26:66] for r in receipts for log in r["logs"] if log["address"].lower() == factory
         }

@@ -68,8 +68,8 @@ class StepReport:
 class Volatility:
     """Per-step log-price volatility of the volatile assets, and the stables' wobble around 1."""
 
-    eth: float = 0.004
-    btc: float = 0.003
+    eth: float = 0.002
+    btc: float = 0.0015
     stable: float = 0.0004
 
 
