@@ -2,9 +2,10 @@
 
 Roles: `api` serves REST, `/v2/realtime` and the dashboard from what is stored (with the market
 service rebuilt from storage and following the bus); `ingest` follows every configured chain into
-storage and the bus; `all` (default) does both. A chain counts as configured when onchain.toml has a
-`[chains.<slug>]` table or `ONCHAIN_<SLUG>_RPC_URLS` is set; with none, `serve` serves what is stored,
-e.g. after `onchain replay`.
+storage and the bus; `alerts` evaluates alert rules on the bus and works the delivery outbox (with
+Redis, as many processes as wanted); `all` (default) does all three. A chain counts as configured
+when onchain.toml has a `[chains.<slug>]` table or `ONCHAIN_<SLUG>_RPC_URLS` is set; with none,
+`serve` serves what is stored, e.g. after `onchain replay`.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import typer
 import uvicorn
 from redis.asyncio import Redis
 
+from onchain.alerts.service import AlertService
 from onchain.api import create_app, uvicorn_config
 from onchain.api.deps import EndpointReporter
 from onchain.chains.registry import ChainRegistry
 from onchain.cli import app
 from onchain.config import Settings, load_settings
-from onchain.errors import ConfigError
 from onchain.metrics.service import MarketService
 from onchain.runtime import Runtime
 
@@ -63,9 +64,15 @@ async def _wait_for_signal() -> None:
 
 
 async def serve(settings: Settings, host: str, port: int, role: Role) -> None:
-    if role is Role.alerts:
-        raise ConfigError("the alerts role is not wired into `onchain serve` yet; run --role all or api")
     async with await Runtime.open(settings) as runtime:
+        if role is Role.alerts:
+            worker = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens)
+            await worker.start()
+            try:
+                await _wait_for_signal()
+            finally:
+                await worker.stop()
+            return
         rpc_clients: dict[str, EndpointReporter] = {}
         if role in (Role.all, Role.ingest):
             for chain in configured_chains(settings, runtime.chains):
@@ -79,12 +86,18 @@ async def serve(settings: Settings, host: str, port: int, role: Role) -> None:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         market = MarketService(runtime.store, runtime.bus, redis=redis, redis_prefix=settings.redis_prefix)
         await market.start()
+        alerts = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens) if role is Role.all else None
+        if alerts is not None:
+            await alerts.start()
         try:
             api = create_app(settings, runtime, market=market, rpc_clients=rpc_clients, chains=runtime.chains)
+            api.state.alerts = alerts
             server = uvicorn.Server(uvicorn_config(api, host, port, log_level=settings.log_level.lower()))
             typer.echo(f"serving on http://{host}:{port}/ (docs at /docs, live at ws://{host}:{port}/v2/realtime)")
             await server.serve()
         finally:
+            if alerts is not None:
+                await alerts.stop()
             await market.stop()
             if redis is not None:
                 await redis.aclose()
