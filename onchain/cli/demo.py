@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import Counter
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from redis.asyncio import Redis
 from onchain.bus.base import EVENTS, Subscription
 from onchain.cli import app
 from onchain.config import Settings, load_settings
+from onchain.errors import ConfigError
 from onchain.protocols.tokens import TokenInfo
 from onchain.runtime import Runtime
 from onchain.sources.devnet import DEVNET_CHAIN, Deployment, Devnet, DevnetPool
@@ -89,8 +91,19 @@ def remove_demo_database(settings: Settings) -> None:
         Path(f"{settings.data_dir / DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the API port is taken (uvicorn would exit mid-way)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from exc
+
+
 async def run_demo(settings: Settings, options: DemoOptions) -> None:
     """Run until cancelled (Ctrl-C) or until the API server stops; always stops anvil."""
+    check_port_free(options.host, options.port)
     remove_demo_database(settings)
     async with Devnet(mining="interval", block_time=options.block_time) as devnet:
         deployment = devnet.deployment
@@ -115,7 +128,6 @@ async def _register_devnet(runtime: Runtime, deployment: Deployment) -> None:
 async def _serve(
     settings: Settings, runtime: Runtime, devnet: Devnet, deployment: Deployment, options: DemoOptions
 ) -> None:
-    from onchain.api.app import create_app, uvicorn_config
     from onchain.metrics.service import MarketService
 
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -124,13 +136,27 @@ async def _serve(
     )
     market.configure_devnet(deployment)
     await market.start()
+    try:
+        await _run(settings, runtime, devnet, deployment, options, market)
+    finally:
+        await market.stop()
+        if redis is not None:
+            await redis.aclose()
+
+
+async def _run(
+    settings: Settings, runtime: Runtime, devnet: Devnet, deployment: Deployment, options: DemoOptions, market: Any
+) -> None:
+    """Ingest, API, traffic (and the block printer) side by side until one of them ends or we are cancelled."""
+    from onchain.api.app import create_app, uvicorn_config
+
     client = JsonRpcClient([devnet.rpc_url])
     ws_url = devnet.rpc_url.replace("http://", "ws://", 1)
     source = RpcSource(DEVNET_CHAIN, client, ws_url=ws_url, poll_interval=max(0.2, options.block_time / 2))
-    app_ = create_app(settings, runtime, market=market, rpc_clients={DEVNET_CHAIN: client}, chains=runtime.chains)
-    server = uvicorn.Server(uvicorn_config(app_, options.host, options.port, log_level=settings.log_level.lower()))
-    printer = None if options.quiet else await BlockPrinter.subscribe(runtime, deployment)
+    api = create_app(settings, runtime, market=market, rpc_clients={DEVNET_CHAIN: client}, chains=runtime.chains)
+    server = uvicorn.Server(uvicorn_config(api, options.host, options.port, log_level=settings.log_level.lower()))
     traffic = TrafficGenerator(devnet, seed=options.seed, tx_per_block=options.tx_per_block)
+    printer = None if options.quiet else await BlockPrinter.subscribe(runtime, deployment)
     tasks: dict[str, asyncio.Task[Any]] = {}
     try:
         tasks["ingest"] = runtime.start_ingest(source, start=0)
@@ -143,9 +169,8 @@ async def _serve(
         if server.started:
             _print_banner(settings, deployment, options)
         done, _ = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            name = next(n for n, t in tasks.items() if t is task)
-            if not task.cancelled() and task.exception() is not None:
+        for name, task in tasks.items():
+            if task in done and not task.cancelled() and task.exception() is not None:
                 typer.secho(f"demo: {name} stopped: {task.exception()}", fg=typer.colors.RED, err=True)
     finally:
         typer.echo("stopping: api, traffic, ingest, devnet")
@@ -157,16 +182,14 @@ async def _serve(
             await _finish(task)
         if printer is not None:
             await printer.close()
-        await market.stop()
-        if redis is not None:
-            await redis.aclose()
 
 
 async def _finish(task: Awaitable[Any] | None, timeout: float | None = None) -> None:
     """Wait for a task to end, swallowing its cancellation or failure (already reported)."""
     if task is None:
         return
-    with contextlib.suppress(asyncio.CancelledError, Exception):
+    # uvicorn ends with SystemExit when it cannot start; that must not skip the rest of the shutdown.
+    with contextlib.suppress(asyncio.CancelledError, Exception, SystemExit):
         await asyncio.wait_for(task, timeout)
 
 
