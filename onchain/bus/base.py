@@ -20,9 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from onchain.errors import OnchainError
+from onchain.storage.codec import dumps
 
 BLOCKS = "blocks"
 EVENTS = "events"
@@ -44,13 +43,8 @@ class Message:
 
 
 def encode(payload: bytes | dict[str, Any]) -> bytes:
-    """JSON bytes with exact integers of any size (orjson first, stdlib when a value exceeds 64 bits)."""
-    if isinstance(payload, bytes):
-        return payload
-    try:
-        return orjson.dumps(payload)
-    except TypeError:
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    """JSON bytes with exact integers of any size."""
+    return payload if isinstance(payload, bytes) else dumps(payload)
 
 
 class Subscription(Protocol):
@@ -74,6 +68,10 @@ class Bus(Protocol):
 
     async def subscribe(self, topic: str) -> Subscription:
         """A subscription that receives every message published after this call returns."""
+        ...
+
+    def may_have_subscribers(self, topic: str) -> bool:
+        """False only when nobody can receive `topic` now, so a publisher may skip building the payload."""
         ...
 
     async def close(self) -> None: ...

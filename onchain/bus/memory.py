@@ -68,6 +68,9 @@ class MemoryBus:
         for subscription in subscribers:
             subscription._deliver(message)
 
+    def may_have_subscribers(self, topic: str) -> bool:
+        return bool(self._subscribers.get(topic))
+
     async def subscribe(self, topic: str) -> MemorySubscription:
         subscription = MemorySubscription(self, topic, self._queue_size)
         self._subscribers.setdefault(topic, []).append(subscription)

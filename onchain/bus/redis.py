@@ -72,6 +72,9 @@ class RedisBus:
         except RedisError as exc:
             raise BusError(f"redis publish to {self.channel(topic)} failed: {exc}") from exc
 
+    def may_have_subscribers(self, topic: str) -> bool:
+        return True  # other processes may listen; only Redis knows
+
     async def subscribe(self, topic: str, timeout: float = 5.0) -> RedisSubscription:
         """Returns once Redis has confirmed the subscription, so no later publish is missed."""
         channel = self.channel(topic)

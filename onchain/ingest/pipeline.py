@@ -338,10 +338,12 @@ class Pipeline:
         if not batch:
             return
         await self.store.write_blocks(batch, tokens=self._token_records(batch))
-        for write in batch:
-            await self._publish(BLOCKS, block_payload(write))
-        for payload in events_payloads(self.chain, batch, self.events_per_message):
-            await self._publish(EVENTS, payload)
+        if self.bus.may_have_subscribers(BLOCKS):
+            for write in batch:
+                await self._publish(BLOCKS, block_payload(write))
+        if self.bus.may_have_subscribers(EVENTS):
+            for payload in events_payloads(self.chain, batch, self.events_per_message):
+                await self._publish(EVENTS, payload)
         if self.on_commit is not None:
             self.on_commit(self.stats)
 

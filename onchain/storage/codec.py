@@ -12,13 +12,31 @@ from typing import Any
 
 import orjson
 
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def _exact(value: Any) -> Any:
+    """Integers orjson cannot write become raw JSON number fragments; containers are walked."""
+    if type(value) is int:
+        return value if _INT64_MIN <= value <= _INT64_MAX else orjson.Fragment(str(value))
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_exact(item) for item in value]
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes, exact for integers of any size (orjson, with big ints as number fragments)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return orjson.dumps(_exact(value))
+
 
 def encode_args(args: dict[str, Any]) -> str:
-    """Compact JSON; orjson for speed, stdlib json when an integer exceeds 64 bits."""
-    try:
-        return orjson.dumps(args).decode()
-    except TypeError:
-        return json.dumps(args, separators=(",", ":"), ensure_ascii=False)
+    return dumps(args).decode()
 
 
 def decode_args(text: str) -> dict[str, Any]:
@@ -26,4 +44,3 @@ def decode_args(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"event args must be a JSON object, got {type(value).__name__}")
     return value
-
