@@ -46,7 +46,7 @@ def _wait_for_head(api: str, at_least: int, deadline: float) -> dict[str, object
             time.sleep(0.2)
             continue
         devnet = health.get("chains", {}).get("devnet")
-        if devnet and devnet.get("head", -1) >= at_least:
+        if devnet and (devnet.get("head") or -1) >= at_least:
             return dict(health)
         time.sleep(0.2)
     raise AssertionError(f"the demo's devnet head never reached {at_least}")
