@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 CONTRACTS_STAMP := build/contracts/.built
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean browser
 
 install: $(STAMP) $(NPM_STAMP) $(CONTRACTS_STAMP)
 
@@ -36,6 +36,13 @@ test: install lint
 
 bench: install
 	$(BIN)/python -m bench
+
+# Debian's chromium for the dashboard test (Playwright drives it; no browser download). Installed only
+# when missing and only as root under CI; elsewhere the test is skipped and this says how to get it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && [ -n "$$CI" ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "chromium not installed: as root, apt-get install -y chromium (dashboard test skipped)"; fi; }
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache
