@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Row, delete, event, func, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -93,16 +93,26 @@ _BLOCK_COLUMNS = (
 )
 
 
+def _async_driver(url: URL) -> URL:
+    """`sqlite:///x.db` and `postgres(ql)://...` name the async drivers we ship (aiosqlite, asyncpg)."""
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "sqlite" and driver != "aiosqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgres", "postgresql") and driver != "asyncpg":
+        return url.set(drivername="postgresql+asyncpg")
+    return url
+
+
 def _engine_for(url: str) -> AsyncEngine:
     """An async engine; for SQLite, creates the file's directory and sets WAL and busy-timeout pragmas."""
-    parsed = make_url(url)
+    parsed = _async_driver(make_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if not in_memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, poolclass=StaticPool) if in_memory else create_async_engine(url)
+    engine = create_async_engine(parsed, poolclass=StaticPool) if in_memory else create_async_engine(parsed)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -233,7 +243,8 @@ class Store:
         Rows already stored for these block numbers are replaced, so a re-run writes the same rows once.
         Batches are usually contiguous runs; sparse ones (recordings with gaps) touch only their own numbers.
         `tokens` (metadata of the batch's new pools' tokens) are added in the same transaction unless known.
-        Returns the new cursor (the last block of the batch), None for an empty batch.
+        The cursor moves to the batch's last block unless it already stands higher (history rewritten).
+        Returns the chain's cursor after the write, None for an empty batch.
         """
         if not batch:
             return None
@@ -319,6 +330,12 @@ class Store:
             await insert_rows(connection, events, _EVENT_COLUMNS, event_rows)
             await upsert_ignore(connection, pools, pool_rows, ("chain", "address"))
             await upsert_ignore(connection, tokens_table, [_token_row(t) for t in tokens], ("chain", "address"))
+            ahead = (
+                await connection.execute(select(cursors).where(cursors.c.chain == chain, cursors.c.block_number > high))
+            ).one_or_none()
+            if ahead is not None:
+                # Rewriting older blocks (a replay of history) never moves the cursor back; only a rollback does.
+                return Cursor(chain, ahead.block_number, ahead.block_hash)
             await self._set_cursor(connection, chain, last.number, last.hash)
         return Cursor(chain, last.number, last.hash)
 

@@ -202,3 +202,21 @@ async def test_events_table_holds_one_row_per_log(store: Store, real_blocks: lis
     async with store.engine.connect() as connection:
         count = (await connection.execute(select(func.count()).select_from(events))).scalar_one()
     assert count == sum(len(w.events) for w in real_blocks)
+
+
+async def test_rewriting_history_never_moves_the_cursor_back(store: Store, real_blocks: list[BlockWrite]) -> None:
+    first, second = real_blocks
+    await store.write_blocks(real_blocks)
+    ahead = Cursor("ethereum", second.bundle.block.number, second.bundle.block.hash)
+    assert await store.write_blocks([first]) == ahead
+    assert await store.cursor("ethereum") == ahead
+
+
+async def test_plain_urls_get_the_async_drivers(store_url: str) -> None:
+    plain = store_url.replace("+aiosqlite", "").replace("postgresql+asyncpg", "postgres")
+    store = await Store.open(plain)
+    try:
+        assert store.engine.dialect.driver in ("aiosqlite", "asyncpg")
+        assert await store.ping()
+    finally:
+        await store.close()
