@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from onchain.bus import Bus, MemoryBus
+from onchain.bus import BLOCKS, EVENTS, Bus, MemoryBus
 from onchain.bus.redis import RedisBus
+from onchain.ingest.pipeline import Pipeline
+from onchain.protocols import Decoder
+from onchain.storage import Store
+from tests.unit.ingest.bundles import ListSource, etl_bundles
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -84,3 +89,29 @@ async def test_redis_channels_carry_the_prefix(redis_url: str, unique_prefix: st
     finally:
         await bus.close()
         await other.close()
+
+
+async def test_pipeline_announces_committed_blocks_over_redis(
+    redis_url: str, unique_prefix: str, chaindata: Path, tmp_path: Path
+) -> None:
+    bus = RedisBus.from_url(redis_url, prefix=f"{unique_prefix}:")
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'onchain.db'}")
+    try:
+        blocks = await bus.subscribe(BLOCKS)
+        events = await bus.subscribe(EVENTS)
+        bundles = etl_bundles(chaindata / "ethereum-etl-17173049")
+        pipeline = Pipeline("ethereum", ListSource(bundles), Decoder("ethereum"), store, bus)  # type: ignore[arg-type]
+        stats = await pipeline.run(17173049, 17173050)
+        numbers = [(await blocks.get(timeout=5)).json()["number"] for _ in bundles]
+        assert numbers == [17173049, 17173050]
+        received = []
+        while not received or received[-1]["to_block"] < 17173050:
+            received.append((await events.get(timeout=5)).json())
+        published = [event for message in received for event in message["events"]]
+        assert len(published) == sum(stats.events.values())
+        stored = {(e.block_number, e.log_index): e.args for e in await store.events("ethereum")}
+        assert all(stored[(e["block_number"], e["log_index"])] == e["args"] for e in published)
+        assert any(isinstance(v, int) and v >= 2**64 for e in published for v in e["args"].values())
+    finally:
+        await bus.close()
+        await store.close()
