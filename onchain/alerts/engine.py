@@ -33,19 +33,22 @@ BLOCK_TIMES_KEPT = 4096
 def observations(topic: str, payload: Any) -> list[Observation]:
     """Market updates (one or a list) as level observations; malformed items are skipped."""
     metric = LEVEL_TOPICS[topic]
-    items = payload if isinstance(payload, list) else [payload]
+    items = payload if isinstance(payload, list) else (payload,)
     out = []
     for item in items:
-        if not isinstance(item, dict) or item.get("value") is None or item.get("id") is None:
+        if not isinstance(item, dict):
             continue
-        subject = str(item["id"]).lower()
+        value, subject = item.get("value"), item.get("id")
+        if value is None or subject is None:
+            continue
+        subject = str(subject).lower()
         chain = item.get("chain") or (subject.split(":", 1)[0] if ":" in subject else None)
         breakdown = item.get("tokens")
         out.append(
             Observation(
                 metric,
                 subject,
-                float(item["value"]),
+                float(value),
                 int(item.get("timestamp") or 0),
                 item.get("block"),
                 chain,
