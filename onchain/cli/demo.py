@@ -128,6 +128,7 @@ async def _register_devnet(runtime: Runtime, deployment: Deployment) -> None:
 async def _serve(
     settings: Settings, runtime: Runtime, devnet: Devnet, deployment: Deployment, options: DemoOptions
 ) -> None:
+    from onchain.alerts.service import AlertService
     from onchain.metrics.service import MarketService
 
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -136,9 +137,12 @@ async def _serve(
     )
     market.configure_devnet(deployment)
     await market.start()
+    alerts = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens)
+    await alerts.start()
     try:
         await _run(settings, runtime, devnet, deployment, options, market)
     finally:
+        await alerts.stop()
         await market.stop()
         if redis is not None:
             await redis.aclose()
