@@ -43,7 +43,9 @@ from onchain.storage.tables import (
 )
 from onchain.storage.tables import tokens as tokens_table
 
-_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
+# OverflowError: a value the driver cannot bind (an integer beyond the column's 64 bits).
+_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError, OverflowError)
+_INT64_MAX = 2**63 - 1
 
 # Every table whose rows derive from a block, with the column naming that block, in deletion order.
 _BY_BLOCK = (
@@ -130,6 +132,12 @@ def _engine_for(url: str) -> AsyncEngine:
 
 def _hex_int(value: int | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _gas(value: int | None) -> int | None:
+    """Gas used as stored: no real transaction comes near 2**63 (block gas limits are ~1e8), and recorders
+    write 2**64-1 for "unknown" (mev-inspect's receipt summaries do), so such values are stored as NULL."""
+    return None if value is None or value > _INT64_MAX else value
 
 
 def _block_record(row: Row[Any]) -> BlockRecord:
@@ -286,7 +294,7 @@ class Store:
                     tx.to_address,
                     str(tx.value),
                     _hex_int(tx.gas_price),
-                    tx.gas_used,
+                    _gas(tx.gas_used),
                     tx.status,
                 )
                 for tx in item.bundle.transactions

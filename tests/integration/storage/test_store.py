@@ -17,7 +17,7 @@ from onchain.domain.events import Event
 from onchain.errors import StorageError
 from onchain.storage import BlockWrite, Cursor, PoolRecord, Store, TokenRecord
 from onchain.storage.migrate import current_revision, head_revision
-from onchain.storage.tables import events, metadata, protocol_metrics, protocols
+from onchain.storage.tables import events, metadata, protocol_metrics, protocols, transactions
 from tests.integration.storage.databases import dump
 from tests.unit.ingest.bundles import etl_bundles, synthetic_chain
 
@@ -220,3 +220,19 @@ async def test_plain_urls_get_the_async_drivers(store_url: str) -> None:
         assert await store.ping()
     finally:
         await store.close()
+
+
+async def test_unknown_gas_is_null_and_unbindable_values_are_storage_errors(
+    store: Store, real_blocks: list[BlockWrite]
+) -> None:
+    bundle = real_blocks[0].bundle
+    sentinel = replace(bundle.transactions[0], gas_used=2**64 - 1)  # mev-inspect's "unknown"
+    await store.write_blocks([BlockWrite(replace(bundle, transactions=(sentinel, *bundle.transactions[1:])))])
+    async with store.engine.connect() as connection:
+        gas = (await connection.execute(select(transactions.c.gas_used).order_by(transactions.c.transaction_index)))
+        assert gas.scalars().first() is None
+    before = await dump(store)
+    impossible = replace(bundle, block=replace(bundle.block, gas_used=2**64))
+    with pytest.raises(StorageError):
+        await store.write_blocks([BlockWrite(impossible)])
+    assert await dump(store) == before
