@@ -8,8 +8,9 @@ as a node would. Batches are supported. It listens on 127.0.0.1 on a free port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ from starlette.routing import Route
 from onchain.sources.replay_data import RecordedChain, load_recording, request_key
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = -32700, -32600, -32601, -32602, -32000
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a host process: leave its signal handlers alone (the host decides about Ctrl-C)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 class RpcFault(Exception):
@@ -43,8 +52,8 @@ async def serve_app(app: Callable[..., Any], host: str = "127.0.0.1", websockets
     sock.bind((host, 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                            ws="auto" if websockets else "none")
-    server = uvicorn.Server(config)
+                            ws="auto" if websockets else "none", timeout_graceful_shutdown=2)
+    server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
