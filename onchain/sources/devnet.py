@@ -18,12 +18,13 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from eth_abi.abi import decode, encode
 from eth_hash.auto import keccak
@@ -233,6 +234,7 @@ class Devnet:
         self.accounts: tuple[str, ...] = ()
         self.deployment: Deployment | None = None
         self._process: asyncio.subprocess.Process | None = None
+        self._stderr: IO[bytes] | None = None
         self._client: JsonRpcClient | None = None
 
     @property
@@ -258,12 +260,13 @@ class Devnet:
         await self.close()
 
     async def start(self) -> None:
-        """Start anvil and wait until it answers JSON-RPC; retries once on a port taken meanwhile."""
+        """Start anvil and wait until it answers JSON-RPC; on a free port taken meanwhile, tries another."""
         if self.anvil is None:
             raise ConfigError("anvil not found under node_modules; run `make install` (npm @foundry-rs/anvil)")
-        attempts = 1 if self.port is not None else 3
+        fixed_port = self.port
+        attempts = 1 if fixed_port is not None else 3
         for attempt in range(attempts):
-            port = self.port if self.port is not None else _free_port(self.host)
+            port = fixed_port if fixed_port is not None else _free_port(self.host)
             try:
                 await self._launch(port)
                 break
@@ -287,12 +290,14 @@ class Devnet:
             args += ["--block-time", f"{self.block_time:g}"]
         elif self.mining == "manual":
             args.append("--no-mining")
+        # A file, not a pipe: nobody reads anvil's stderr while it runs, and a full pipe would stall it.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as anvil; closed in _stop_process)
         self._process = await asyncio.create_subprocess_exec(
             str(self.anvil),
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=self._stderr,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
@@ -300,8 +305,9 @@ class Devnet:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._process.returncode is not None:
-                stderr = await self._process.stderr.read() if self._process.stderr else b""
-                raise DevnetError(f"anvil exited with {self._process.returncode}: {stderr.decode()[-500:]}")
+                self._stderr.seek(0)
+                stderr = self._stderr.read()[-500:].decode(errors="replace")
+                raise DevnetError(f"anvil exited with {self._process.returncode}: {stderr}")
             try:
                 _, writer = await asyncio.open_connection(self.host, port)
             except OSError:
@@ -322,6 +328,9 @@ class Devnet:
 
     async def _stop_process(self) -> None:
         process, self._process = self._process, None
+        stderr, self._stderr = self._stderr, None
+        if stderr is not None:
+            stderr.close()
         if process is None or process.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):

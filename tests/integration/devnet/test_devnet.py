@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from onchain.domain.chain import Log
@@ -9,8 +11,10 @@ from onchain.protocols.registry import Decoder
 from onchain.sources.devnet import (
     DEVNET_CHAIN,
     Devnet,
+    DevnetError,
     calldata,
     create2_address,
+    find_anvil,
     pair_init_code_hash,
 )
 from onchain.sources.devnet_traffic import TrafficGenerator
@@ -25,6 +29,17 @@ MAINNET_V2_INIT_CODE_HASH = "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee3
 async def _logs(devnet: Devnet, from_block: int, to_block: int) -> list[Log]:
     raw = await devnet.call("eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": hex(to_block)}])
     return [parse_log(item) for item in raw]
+
+
+async def test_a_taken_port_fails_with_anvils_reason() -> None:
+    if find_anvil() is None:
+        pytest.skip("anvil not installed (node_modules/.bin/anvil); run `make install`")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        devnet = Devnet(port=taken.getsockname()[1])
+        with pytest.raises(DevnetError, match="in use"):
+            await devnet.start()
+        await devnet.close()
 
 
 def test_pair_init_code_hash_is_uniswaps() -> None:
