@@ -13,6 +13,7 @@ fresh devnet sends the same transactions.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from eth_abi.abi import decode
 
 from onchain.sources.devnet import FEED_DECIMALS, TOKENS, WETH_SPEC, Deployment, Devnet, DevnetPool, calldata
+
+log = logging.getLogger(__name__)
 
 Call = tuple[str, str | None, str, int, int]
 
@@ -141,6 +144,9 @@ class TrafficGenerator:
         report.transactions = len(receipts)
         report.failed = sum(1 for r in receipts if int(r["status"], 16) != 1)
         report.blocks = {int(r["blockNumber"], 16) for r in receipts}
+        if report.failed:
+            # The model re-reads the pairs next step, so traffic goes on; but a revert means it was wrong.
+            log.warning("devnet traffic: %d of %d transactions reverted", report.failed, report.transactions)
         self.steps += 1
         self._add_to_totals(report)
         return report
@@ -282,7 +288,7 @@ class TrafficGenerator:
         token_in = state.pool.token0 if zero_for_one else state.pool.token1
         reserve_in = state.reserve0 if zero_for_one else state.reserve1
         usd = math.exp(self.rng.gauss(math.log(3_000.0), 1.2))
-        amount_in = min(self._usd_to_units(token_in.symbol, token_in.decimals, usd), reserve_in // 100)
+        amount_in = min(self._usd_to_units(token_in.symbol, token_in.decimals, usd), reserve_in // 200)
         return self._swap(self.rng.choice(self.traders), state, amount_in, zero_for_one)
 
     def _add_liquidity(self, state: PairState, lp_balances: dict[tuple[str, str], int]) -> list[Call]:
