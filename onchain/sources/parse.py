@@ -7,6 +7,7 @@ quantities as ints) or a `MalformedResponseError` (wrong shape) / `InconsistentD
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -14,37 +15,35 @@ from typing import Any
 from onchain.domain.chain import Block, BlockBundle, Log, Transaction
 from onchain.errors import InconsistentDataError, MalformedResponseError
 
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_QUANTITY = re.compile(r"0[xX][0-9a-fA-F]+")
+_DATA = re.compile(r"0[xX][0-9a-fA-F]*")
 
 
 def quantity(raw: Mapping[str, Any], key: str) -> int:
     """A hex quantity such as `"0x1b4"` (ints are accepted: some trace answers carry plain numbers)."""
     value = raw.get(key)
+    if isinstance(value, str) and _QUANTITY.fullmatch(value):
+        return int(value, 16)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if not isinstance(value, str) or not value.startswith(("0x", "0X")) or len(value) < 3:
-        raise MalformedResponseError(f"{key}: expected a hex quantity, got {value!r:.80}")
-    digits = value[2:]
-    if not _HEX_DIGITS.issuperset(digits):
-        raise MalformedResponseError(f"{key}: not hex: {value!r:.80}")
-    return int(digits, 16)
+    raise MalformedResponseError(f"{key}: expected a hex quantity, got {value!r:.80}")
 
 
 def optional_quantity(raw: Mapping[str, Any], key: str) -> int | None:
     return None if raw.get(key) is None else quantity(raw, key)
 
 
+def _hex_value(value: Any, key: str, size: int | None) -> str:
+    if not isinstance(value, str) or len(value) % 2 or not _DATA.fullmatch(value):
+        raise MalformedResponseError(f"{key}: expected whole hex bytes, got {value!r:.80}")
+    if size is not None and len(value) != 2 + 2 * size:
+        raise MalformedResponseError(f"{key}: expected {size} bytes, got {(len(value) - 2) // 2}")
+    return value.lower()
+
+
 def hex_data(raw: Mapping[str, Any], key: str, size: int | None = None) -> str:
     """Hex bytes, lower-cased; `size` in bytes when the field has a fixed width (hash 32, address 20)."""
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.startswith(("0x", "0X")):
-        raise MalformedResponseError(f"{key}: expected hex data, got {value!r:.80}")
-    digits = value[2:]
-    if len(digits) % 2 or not _HEX_DIGITS.issuperset(digits):
-        raise MalformedResponseError(f"{key}: not whole hex bytes: {value!r:.80}")
-    if size is not None and len(digits) != size * 2:
-        raise MalformedResponseError(f"{key}: expected {size} bytes, got {len(digits) // 2}")
-    return "0x" + digits.lower()
+    return _hex_value(raw.get(key), key, size)
 
 
 def _hash(raw: Mapping[str, Any], key: str) -> str:
@@ -134,7 +133,7 @@ def parse_log(raw: Any) -> Log:
         transaction_index=quantity(obj, "transactionIndex"),
         log_index=quantity(obj, "logIndex"),
         address=_address(obj, "address"),
-        topics=tuple(hex_data({"topic": t}, "topic", 32) for t in topics),
+        topics=tuple(_hex_value(t, "topic", 32) for t in topics),
         data=hex_data(obj, "data"),
         removed=removed,
     )

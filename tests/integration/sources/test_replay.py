@@ -110,3 +110,15 @@ async def test_rpc_source_detects_block_receipts(chaindata: Path) -> None:
         finally:
             await source.close()
     assert [len(b.logs) for b in bundles] == [len(b.logs) for b in read_bundles(chaindata / "ethereum-etl-17173049")]
+
+
+async def test_logs_outside_the_recording_are_refused_or_answered_as_recorded(chaindata: Path) -> None:
+    async with ReplayServer(chaindata / "erigon-rpc-tests") as server, JsonRpcClient([server.url]) as rpc:
+        with pytest.raises(NodeError):
+            await rpc.call("eth_getLogs", [{"fromBlock": hex(17_999_999), "toBlock": hex(18_000_000)}])
+        in_block = await rpc.call("eth_getLogs", [{"fromBlock": hex(18_000_000), "toBlock": hex(18_000_000)}])
+        assert len(in_block) == 291
+        transfer = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+        recorded = await rpc.call("eth_getLogs", [{"address": [], "fromBlock": "0xF42400", "toBlock": "0xF42403",
+                                                   "topics": [[transfer]]}])
+        assert recorded and all(log["topics"][0] == transfer for log in recorded)
