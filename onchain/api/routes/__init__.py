@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from onchain.api.routes import alerts, chains, health, market
+from onchain.api.routes import alerts, analytics, chains, health, market
 
 ROUTERS: list[APIRouter] = [
     health.router,
     chains.router,
     market.router,
     alerts.router,
+    analytics.router,
 ]
