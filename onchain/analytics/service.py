@@ -18,6 +18,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from onchain.analytics.anomalies import Anomaly, AnomalyConfig, AnomalyDetector, observation
@@ -26,6 +27,7 @@ from onchain.analytics.smart_money.features import wallet_features
 from onchain.analytics.smart_money.model import ModelStore, SmartMoneyModel, WalletScore
 from onchain.analytics.smart_money.trades import PriceTape, Trade, pool_tokens, trades_from_events
 from onchain.bus.base import EVENTS, Bus, Subscription
+from onchain.config import Settings
 from onchain.domain.events import Event
 from onchain.metrics.service import MarketService, event_from_dict
 
@@ -38,6 +40,11 @@ DAY = 86_400
 TVL_POINTS = 2_000
 ANOMALIES_KEPT = 1_000
 MEV_KINDS = ("sandwiches", "arbitrages", "liquidations")
+
+
+def model_store(settings: Settings) -> ModelStore:
+    """Where trained smart-money models live: `<data dir>/models`."""
+    return ModelStore(Path(settings.data_dir) / "models")
 
 
 @dataclass(slots=True)
@@ -116,6 +123,13 @@ class AnalyticsService:
                 await handle(message.json())
             except Exception:  # one bad message must not stop analytics; logged, the next one handled
                 log.exception("analytics failed on a %s message", subscription.topic)
+
+    @classmethod
+    async def open(cls, settings: Settings, market: MarketService, bus: Bus | None) -> AnalyticsService:
+        """The service of `onchain serve`/`demo`: models from `<data dir>/models`, started on `bus`."""
+        service = cls(market, bus, models=model_store(settings))
+        await service.start()
+        return service
 
     def reload_model(self) -> SmartMoneyModel | None:
         """Pick up the newest stored model (after `onchain analytics train`)."""

@@ -10,8 +10,9 @@ from typing import Any
 import typer
 
 from onchain.analytics.scenario import Evaluation, ScenarioConfig, evaluate, run_scenario
+from onchain.analytics.service import model_store
 from onchain.analytics.smart_money.features import build_samples, windows
-from onchain.analytics.smart_money.model import ModelStore, SmartMoneyModel, train
+from onchain.analytics.smart_money.model import SmartMoneyModel, train
 from onchain.analytics.smart_money.trades import fold_prices, pool_tokens, trades_from_events
 from onchain.cli import app
 from onchain.config import Settings, load_settings
@@ -25,11 +26,6 @@ from onchain.storage.store import Store
 analytics_app = typer.Typer(help="Smart-money model: train it, evaluate it on planted traders.",
                             no_args_is_help=True)
 app.add_typer(analytics_app, name="analytics")
-
-
-def model_store(settings: Settings) -> ModelStore:
-    """Where trained models live: `<data dir>/models`."""
-    return ModelStore(Path(settings.data_dir) / "models")
 
 
 def _summary(model: SmartMoneyModel) -> dict[str, Any]:
@@ -84,6 +80,10 @@ async def _stored_model(settings: Settings, chain: str | None, window: int, hori
         await store.close()
     tape = fold_prices(market.state, chain, blocks, events)
     trades = trades_from_events(events, pool_tokens(market.state))
+    swaps = sum(1 for e in events if e.name == "Swap")
+    if not trades or not tape.coins():
+        raise InputError(f"{chain} blocks {blocks[0].number}..{blocks[-1].number} hold {swaps} swaps but no trade "
+                         "with known token decimals and USD prices to learn from")
     spans = windows(blocks[0].number, blocks[-1].number, window)
     samples = build_samples(trades, tape, spans, horizon)
     model = train(samples, window=window, horizon=horizon)
