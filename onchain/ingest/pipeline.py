@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,41 @@ class IngestStats:
             "events": dict(sorted(self.events.items())),
             "protocols": dict(sorted(self.protocols.items())),
         }
+
+
+# Young-generation size while any pipeline runs (CPython's default is 700 allocations).
+YOUNG_GENERATION = 50_000
+
+
+class _FewerCollections:
+    """Raises the young-generation GC threshold while at least one pipeline runs, then restores it.
+
+    Ingesting allocates millions of short-lived, acyclic objects (parsed JSON, logs, events, rows), and
+    up to a whole batch of them is alive at once. With the default threshold the collector walks that
+    batch again and again (measured: a quarter of end-to-end time); collecting every 50,000 allocations
+    instead delays freeing the rare cyclic garbage by a few milliseconds and changes nothing else.
+    """
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.saved: tuple[int, int, int] = gc.get_threshold()
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.users == 0:
+            self.saved = gc.get_threshold()
+            if self.saved[0] < YOUNG_GENERATION:
+                gc.set_threshold(YOUNG_GENERATION, *self.saved[1:])
+        self.users += 1
+        try:
+            yield
+        finally:
+            self.users -= 1
+            if self.users == 0:
+                gc.set_threshold(*self.saved)
+
+
+_fewer_collections = _FewerCollections()
 
 
 class _End:
@@ -195,8 +231,9 @@ class Pipeline:
             return self.stats
         self._head = await self.source.head()
         next_start: int | None = start
-        while next_start is not None:
-            next_start = await self._pass(next_start, end)
+        with _fewer_collections():
+            while next_start is not None:
+                next_start = await self._pass(next_start, end)
         return self.stats
 
     async def _prime_decoder(self) -> None:
