@@ -31,17 +31,17 @@ lint: install
 	$(BIN)/ruff check onchain tests bench
 	$(BIN)/mypy onchain
 
-test: install lint
+test: install browser lint
 	$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python -m bench
 
 # Debian's chromium for the dashboard test (Playwright drives it; no browser download). Installed only
-# when missing and only as root under CI; elsewhere the test is skipped and this says how to get it.
+# when missing and only as root; elsewhere the test is skipped and this says how to get it.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && [ -n "$$CI" ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed: as root, apt-get install -y chromium (dashboard test skipped)"; fi; }
 
 clean:
