@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Row, delete, event, func, select, update
+from sqlalchemy import Index, Row, delete, event, func, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from onchain.domain.events import Event
 from onchain.errors import StorageError
@@ -54,6 +55,10 @@ _BY_BLOCK = (
     (blocks, blocks.c.number),
     (pools, pools.c.created_block),
 )
+
+# Indexes only reads use (events by emitting address): inserting into one costs more than the row itself
+# (the addresses land all over it), building it once over a loaded table a fraction. `deferred_indexes`.
+_LOOKUP_INDEXES: tuple[Index, ...] = tuple(index for index in events.indexes if index.name == "ix_events_address")
 
 _EVENT_COLUMNS = (
     "chain",
@@ -215,6 +220,8 @@ class Store:
             except _DB_ERRORS as exc:
                 await engine.dispose()
                 raise StorageError(f"cannot migrate {make_url(url).render_as_string()}: {exc}") from exc
+            # A load killed inside `deferred_indexes` left them dropped; the next open restores them.
+            await store.build_lookup_indexes()
         return store
 
     async def close(self) -> None:
@@ -244,6 +251,33 @@ class Store:
             raise StorageError(f"read failed: {exc}") from exc
 
     # ---- writes -------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def deferred_indexes(self) -> AsyncIterator[None]:
+        """For a long load: drop the lookup-only indexes, and build them once at the end (also on error).
+
+        Writes, reads and every guarantee stay the same meanwhile; only reads by address are slower
+        until the index is back. A process killed inside gets them back at its next `Store.open`.
+        """
+        async with self._transaction("dropping lookup indexes") as connection:
+            for index in _LOOKUP_INDEXES:
+                await connection.execute(DropIndex(index, if_exists=True))
+        try:
+            yield
+        finally:
+            await self.build_lookup_indexes()
+
+    async def build_lookup_indexes(self) -> None:
+        """Create the lookup indexes that are missing (none, unless a load dropped them)."""
+        async with self._transaction("building lookup indexes") as connection:
+            for index in _LOOKUP_INDEXES:
+                await connection.execute(CreateIndex(index, if_not_exists=True))
+
+    async def holds_fewer_events_than(self, count: int) -> bool:
+        """Whether fewer than `count` events are stored (reads at most `count` rows, on any backend)."""
+        held = select(func.count()).select_from(select(events.c.chain).limit(count).subquery())
+        async with self._reading() as connection:
+            return int((await connection.execute(held)).scalar_one()) < count
 
     async def write_blocks(self, batch: Sequence[BlockWrite], tokens: Sequence[TokenRecord] = ()) -> Cursor | None:
         """Store ascending blocks of one chain and advance its cursor to the last, atomically.
