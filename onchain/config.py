@@ -37,6 +37,21 @@ class Settings(BaseSettings):
     redis_prefix: str = "onchain:"
     config: Path | None = None
     jwt_secret: str = ""
+    # Accounts and security (onchain/accounts): JWT verification beside the HS256 secret above, the API key
+    # pepper (unset: a generated file under data_dir), proxies whose X-Forwarded-For is believed, per-tier
+    # limit overrides ({"pro": {"requests_per_minute": 600}}), request and WebSocket frame size limits.
+    jwt_algorithm: str = "HS256"
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_audience: str = "onchain-services"
+    jwt_issuer: str = ""
+    api_key_pepper: str = ""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    tiers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    max_request_bytes: int = 1 << 20
+    ws_max_frame_bytes: int = 64 << 10
+    # Concurrent anonymous WebSocket connections per client address (keyed callers get their tier's); 0: no cap.
+    ws_anonymous_connections: int = 1000
     webhook_allow_private: bool = False
     # Alert email: no host means the email channel is not configured (deliveries wait, then dead-letter).
     smtp_host: str = ""

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from onchain import __version__
+from onchain.accounts.install import install_accounts
 from onchain.api.deps import EndpointReporter, Runtime
 from onchain.api.errors import JSONBytesResponse, install_error_handlers
 from onchain.api.routes import ROUTERS
@@ -142,6 +143,7 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    install_accounts(app, settings, runtime)  # auth, tiers, rate limits, size limits (inside CORS)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -104,6 +104,9 @@ class Session:
 
     def _subscribe(self, message: Mapping[str, Any]) -> None:
         sub, params, resume = parse_subscription(self.hub, message)
+        current = self.client.subs.get(sub.channel)
+        if current is not None and len(current.widened(sub).ids) > MAX_FILTER_IDS:
+            raise ProtocolError("too_many_subscriptions", f"at most {MAX_FILTER_IDS} ids per channel")
         resumed = self.hub.subscribe(self.client, sub, resume)
         # Nothing below awaits, so the backlog and the live stream join without a gap.
         reply = {"type": "subscribed", "channel": sub.channel, "params": params, "seq": resumed.last_seq}

@@ -5,6 +5,7 @@ from onchain.cli import (
     chains,  # noqa: F401
     demo,  # noqa: F401
     ingest,  # noqa: F401
+    keys,  # noqa: F401
     mev,  # noqa: F401
     serve,  # noqa: F401
 )

@@ -2,12 +2,14 @@
 
 from fastapi import APIRouter
 
-from onchain.api.routes import alerts, analytics, chains, health, market
+from onchain.api.routes import alerts, analytics, chains, health, keys, market, users
 
 ROUTERS: list[APIRouter] = [
     health.router,
     chains.router,
     market.router,
     alerts.router,
+    users.router,
+    keys.router,
     analytics.router,
 ]

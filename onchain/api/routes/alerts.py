@@ -1,21 +1,19 @@
 """Alerts: rules owned by the caller, their delivery log, redelivery, and backtests (design.md "Alerts").
 
-Every route needs a user. `current_user` is the one place that says who calls: it takes the id an
-authentication layer put on `request.state.user_id`, else (until accounts land) one derived from
-`X-API-Key` (a hash, never the key itself) or given as `X-User-Id`. Another user's alert is a 404,
-never a 403, so ids of others' alerts are not revealed.
+Every route needs a user. `current_user` is the one place that says who calls: the user id that
+onchain.accounts resolved from the API key or bearer token. Another user's alert is a 404, never a
+403, so ids of others' alerts are not revealed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from onchain.accounts.deps import AlertQuotaUser, CurrentUser
 from onchain.alerts.backtest import BacktestTooLarge, run_backtest
 from onchain.alerts.delivery import RefusedTarget, check_webhook_url
 from onchain.alerts.engine import Evaluator, announce_rule_change
@@ -29,24 +27,13 @@ from onchain.storage.store import Store
 
 router = APIRouter(prefix="/v2/alerts", tags=["alerts"])
 
-_USER_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,36}$")
 _UUID = r"^[0-9a-f-]{36}$"
 
 
-def current_user(request: Request) -> str:
-    """The caller's user id; 401 when the request carries no identity."""
-    authenticated = getattr(request.state, "user_id", None)
-    if authenticated:
-        return str(authenticated)
-    key = request.headers.get("x-api-key")
-    if key:
-        return "key-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-    user = request.headers.get("x-user-id")
-    if user:
-        if not _USER_ID.match(user):
-            raise ApiError(401, "unauthorized", "X-User-Id must be 1-36 letters, digits or ._:@-")
-        return user
-    raise ApiError(401, "unauthorized", "alerts need authentication: send X-API-Key (or Authorization: Bearer)")
+def current_user(principal: CurrentUser) -> str:
+    """The caller's user id, as onchain.accounts authenticated it (401 without valid credentials)."""
+    assert principal.user_id is not None
+    return principal.user_id
 
 
 UserDep = Annotated[str, Depends(current_user)]
@@ -120,6 +107,7 @@ async def create_alert(
     body: RuleBody,
     request: Request,
     user: UserDep,
+    _quota: AlertQuotaUser,
     alerts: AlertStoreDep,
     store: StoreDep,
     bus: BusDep,

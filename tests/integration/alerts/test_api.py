@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from onchain.alerts.backtest import fresh_state
@@ -24,7 +25,20 @@ from onchain.sources.replay import ReplaySource
 from onchain.storage.store import Store
 
 WETH = "ethereum:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-USER = {"X-User-Id": "alice"}
+JWT_SECRET = "alerts-api-test-secret-0123456789abcdef"
+
+
+def bearer(user: str) -> dict[str, str]:
+    """Credentials for `user` (HS256 bearer token at the enterprise tier, so quotas never interfere)."""
+    claims = {"sub": user, "aud": "onchain-services", "exp": int(time.time()) + 3600, "tier": "enterprise"}
+    return {"Authorization": "Bearer " + jwt.encode(claims, JWT_SECRET, algorithm="HS256")}
+
+
+USER = bearer("alice")
+
+
+def settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(data_dir=tmp_path, jwt_secret=JWT_SECRET, **overrides)
 
 
 @pytest.fixture
@@ -75,7 +89,7 @@ def rule(**overrides: Any) -> dict[str, Any]:
 async def test_crud_is_owned_validated_and_secret_shown_once(
     tmp_path: Path, runtime: Any, market: MarketService
 ) -> None:
-    async with client_for(Settings(data_dir=tmp_path, webhook_allow_private=True), runtime, market) as api:
+    async with client_for(settings(tmp_path, webhook_allow_private=True), runtime, market) as api:
         assert (await api.post("/v2/alerts", json=rule())).status_code == 401
         created = await api.post("/v2/alerts", json=rule(cooldown="10m"), headers=USER)
         assert created.status_code == 201, created.text
@@ -85,8 +99,8 @@ async def test_crud_is_owned_validated_and_secret_shown_once(
 
         listed = (await api.get("/v2/alerts", headers=USER)).json()["alerts"]
         assert [item["id"] for item in listed] == [alert_id] and "webhookSecret" not in listed[0]
-        assert (await api.get("/v2/alerts", headers={"X-User-Id": "bob"})).json() == {"alerts": []}
-        assert (await api.get(f"/v2/alerts/{alert_id}", headers={"X-User-Id": "bob"})).status_code == 404
+        assert (await api.get("/v2/alerts", headers=bearer("bob"))).json() == {"alerts": []}
+        assert (await api.get(f"/v2/alerts/{alert_id}", headers=bearer("bob"))).status_code == 404
 
         replaced = await api.put(f"/v2/alerts/{alert_id}", json=rule(threshold=1700, active=False), headers=USER)
         assert replaced.status_code == 200 and replaced.json()["threshold"] == 1700
@@ -123,7 +137,7 @@ async def test_crud_is_owned_validated_and_secret_shown_once(
 async def test_bad_rules_are_422_with_a_reason(
     tmp_path: Path, runtime: Any, market: MarketService, body: dict[str, Any], code: str, fragment: str
 ) -> None:
-    async with client_for(Settings(data_dir=tmp_path), runtime, market) as api:
+    async with client_for(settings(tmp_path), runtime, market) as api:
         response = await api.post("/v2/alerts", json=body, headers=USER)
     assert response.status_code == 422
     error = response.json()["error"]
@@ -150,7 +164,7 @@ async def test_backtest_fires_where_the_stored_price_crossed(
     crossing = "price_below" if second < first else "price_above"
     threshold = (first + second) / 2
 
-    async with client_for(Settings(data_dir=tmp_path), runtime, market) as api:
+    async with client_for(settings(tmp_path), runtime, market) as api:
         body = {"rule": {"subject": {"type": "coin", "id": WETH}, "condition": crossing, "threshold": threshold}}
         response = await api.post("/v2/alerts/backtest", json=body, headers=USER)
         assert response.status_code == 200, response.text
@@ -165,7 +179,7 @@ async def test_backtest_fires_where_the_stored_price_crossed(
 
 
 async def test_redeliver_queues_a_new_delivery(tmp_path: Path, runtime: Any, market: MarketService) -> None:
-    async with client_for(Settings(data_dir=tmp_path, webhook_allow_private=True), runtime, market) as api:
+    async with client_for(settings(tmp_path, webhook_allow_private=True), runtime, market) as api:
         alert = (await api.post("/v2/alerts", json=rule(), headers=USER)).json()
         alerts = AlertStore(runtime.store.engine)
         record = await alerts.get_alert(alert["id"])

@@ -1,0 +1,1 @@
+"""Accounts and security: users, API keys, JWT, tiers, rate limits, IP allowlists, erase."""

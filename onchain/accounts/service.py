@@ -1,0 +1,355 @@
+"""Accounts as the API sees them: who is calling (`Principal`), what they may do, and account changes.
+
+One `AccountsService` per api process. It resolves credentials (API key or JWT) to a principal,
+checks rate and connection limits, tracks this process's WebSocket connections per user, and carries
+out key and erase operations. Changes that other processes must see at once (a revoked key, an erased
+user whose sockets must close) go out on the bus topic `accounts`; every process, this one included,
+acts on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from onchain.accounts import allowlist, keys
+from onchain.accounts.jwt import JwtVerifier, TokenError
+from onchain.accounts.ratelimit import (
+    ConnectionLimiter,
+    Decision,
+    LocalConnectionLimiter,
+    LocalRateLimiter,
+    RateLimiter,
+    RedisConnectionLimiter,
+    RedisRateLimiter,
+)
+from onchain.accounts.store import AccountStore, Erased, KeyRecord, UserRecord
+from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES, Tier, build_tiers, lowest_tier_with
+from onchain.alerts.store import AlertStore
+from onchain.bus.base import Bus, Subscription
+from onchain.config import Settings
+
+log = logging.getLogger(__name__)
+
+ACCOUNTS_TOPIC = "accounts"
+CACHE_SECONDS = 5.0  # how long a process trusts a key lookup; revocations also invalidate at once via the bus
+CACHE_ENTRIES = 10_000
+TOUCH_SECONDS = 60.0  # last_used_at is written at most this often per key
+REFRESH_SECONDS = 30.0
+MAX_KEY_NAME = 64
+
+
+CHALLENGE = 'Bearer realm="onchain", ApiKey header="X-API-Key"'
+
+
+class AuthError(Exception):
+    """A refusal: 401 (who are you?; carries a `WWW-Authenticate` challenge) or 403 (not from there, not
+    on your plan). The middleware renders it, and so does the app's handler when a route raises it."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": CHALLENGE} if self.status == 401 else {}
+
+
+class QuotaError(Exception):
+    """A tier limit on owned things (keys, alerts) reached; answered 403 `tier_limit`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request: a user (by API key or JWT) or an anonymous client at the free tier."""
+
+    user_id: str | None
+    tier: Tier
+    via: str  # "anonymous" | "api_key" | "jwt"
+    client: str
+    key_id: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def subject(self) -> str:
+        """Whose bucket and connection count this request uses: the user's, else the client address's."""
+        return f"user:{self.user_id}" if self.user_id is not None else f"ip:{self.client}"
+
+
+@dataclass(slots=True)
+class _CachedKey:
+    expires: float
+    found: tuple[KeyRecord, UserRecord] | None
+
+
+@dataclass(slots=True)
+class _Connections:
+    """This process's open WebSocket connections of one user: id -> a function that closes it."""
+
+    closers: dict[str, Callable[[str], None]] = field(default_factory=dict)
+
+
+class AccountsService:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        bus: Bus | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+        connections: ConnectionLimiter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = AccountStore(engine)
+        self.alerts = AlertStore(engine)
+        self.bus = bus
+        self.tiers = build_tiers(settings.tiers)
+        self.pepper = keys.load_pepper(settings)
+        self.jwt = JwtVerifier.from_settings(settings)
+        self.trusted_proxies = allowlist.parse_networks(settings.trusted_proxies)
+        if limiter is None:
+            limiter = (
+                RedisRateLimiter.from_url(settings.redis_url, settings.redis_prefix)
+                if settings.redis_url
+                else LocalRateLimiter()
+            )
+        if connections is None:
+            connections = (
+                RedisConnectionLimiter.from_url(settings.redis_url, settings.redis_prefix)
+                if settings.redis_url
+                else LocalConnectionLimiter()
+            )
+        self.limiter = limiter
+        self.connections = connections
+        self.clock = clock
+        self._cache: dict[str, _CachedKey] = {}
+        self._touched: dict[str, float] = {}
+        self._open: dict[str, _Connections] = {}
+        self._held: dict[str, str] = {}  # connection id -> limiter subject
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscription: Subscription | None = None
+
+    @property
+    def free(self) -> Tier:
+        return self.tiers["free"]
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.bus is not None:
+            self._subscription = await self.bus.subscribe(ACCOUNTS_TOPIC)
+            self._tasks.append(asyncio.create_task(self._follow(self._subscription)))
+        self._tasks.append(asyncio.create_task(self._refresh_connections()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
+        await self.limiter.close()
+        await self.connections.close()
+
+    async def _follow(self, subscription: Subscription) -> None:
+        async for message in subscription:
+            try:
+                self._apply(message.json())
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("ignoring a malformed accounts message: %s", exc)
+
+    def _apply(self, change: dict[str, Any]) -> None:
+        for key_hash in change.get("keyHashes", ()):
+            self._cache.pop(key_hash, None)
+        if change.get("kind") == "erased":
+            self.close_user_connections(change["userId"], "account erased")
+
+    async def _announce(self, change: dict[str, Any]) -> None:
+        self._apply(change)
+        if self.bus is not None:
+            await self.bus.publish(ACCOUNTS_TOPIC, change)
+
+    async def _refresh_connections(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            await self.connections.refresh(dict(self._held))
+
+    # ---- authentication -----------------------------------------------------------------------------
+
+    def client_address(self, peer: str | None, forwarded_for: Sequence[str]) -> str:
+        return allowlist.client_address(peer, forwarded_for, self.trusted_proxies)
+
+    async def authenticate(self, api_key: str | None, bearer: str | None, client: str) -> Principal:
+        """The principal for these credentials; none at all is the anonymous free tier. Raises AuthError."""
+        if api_key is not None:
+            return await self._by_key(api_key.strip(), client)
+        if bearer is not None:
+            return await self._by_token(bearer.strip(), client)
+        return Principal(None, self.free, "anonymous", client)
+
+    async def _lookup(self, key_hash: str) -> tuple[KeyRecord, UserRecord] | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached.expires > now:
+            return cached.found
+        found = await self.store.key_by_hash(key_hash)
+        if len(self._cache) >= CACHE_ENTRIES:
+            self._cache.clear()
+        self._cache[key_hash] = _CachedKey(now + CACHE_SECONDS, found)
+        return found
+
+    async def _by_key(self, api_key: str, client: str) -> Principal:
+        if not keys.is_well_formed(api_key):
+            raise AuthError(401, "invalid_api_key", "the API key is not valid")
+        found = await self._lookup(keys.hash_key(self.pepper, api_key))
+        if found is None or not found[0].active:
+            raise AuthError(401, "invalid_api_key", "the API key is not valid or has been revoked")
+        record, user = found
+        if record.allowed_cidrs and not allowlist.in_networks(
+            client, allowlist.parse_networks(record.allowed_cidrs)
+        ):
+            raise AuthError(403, "ip_not_allowed", "this API key may not be used from this address")
+        await self._touch(record.id)
+        return Principal(user.id, self.tiers.get(user.tier, self.free), "api_key", client, record.id)
+
+    async def _touch(self, key_id: str) -> None:
+        now = time.monotonic()
+        if now - self._touched.get(key_id, -TOUCH_SECONDS) < TOUCH_SECONDS:
+            return
+        if len(self._touched) >= CACHE_ENTRIES:
+            self._touched.clear()
+        self._touched[key_id] = now
+        await self.store.touch_key(key_id, self.clock())
+
+    async def _by_token(self, token: str, client: str) -> Principal:
+        if self.jwt is None:
+            raise AuthError(401, "jwt_not_configured", "this server does not accept bearer tokens")
+        try:
+            claims = self.jwt.verify(token)
+        except TokenError as exc:
+            raise AuthError(401, exc.code, exc.message) from exc
+        tier_name = claims.tier if claims.tier in self.tiers else None
+        if tier_name is None:
+            user = await self.store.user(claims.subject)
+            tier_name = user.tier if user is not None else "free"
+        return Principal(claims.subject, self.tiers.get(tier_name, self.free), "jwt", client)
+
+    # ---- limits -------------------------------------------------------------------------------------
+
+    async def hit(self, principal: Principal) -> Decision:
+        return await self.limiter.hit(principal.subject, principal.tier.requests_per_minute)
+
+    async def open_connection(self, principal: Principal, close: Callable[[str], None]) -> str | None:
+        """Take a WebSocket slot of the principal's tier (anonymous callers: of their address, up to
+        `ws_anonymous_connections`, 0 meaning no cap); None when all are in use."""
+        connection_id = uuid.uuid4().hex
+        limit = self.connection_limit(principal)
+        if limit is not None and not await self.connections.acquire(principal.subject, connection_id, limit):
+            return None
+        self._held[connection_id] = principal.subject
+        if principal.user_id is not None:
+            self._open.setdefault(principal.user_id, _Connections()).closers[connection_id] = close
+        return connection_id
+
+    def connection_limit(self, principal: Principal) -> int | None:
+        if principal.authenticated:
+            return principal.tier.websocket_connections
+        return self.settings.ws_anonymous_connections or None
+
+    async def close_connection(self, principal: Principal, connection_id: str) -> None:
+        self._held.pop(connection_id, None)
+        if principal.user_id is not None:
+            mine = self._open.get(principal.user_id)
+            if mine is not None:
+                mine.closers.pop(connection_id, None)
+                if not mine.closers:
+                    del self._open[principal.user_id]
+        await self.connections.release(principal.subject, connection_id)
+
+    def close_user_connections(self, user_id: str, reason: str) -> int:
+        mine = self._open.get(user_id)
+        if mine is None:
+            return 0
+        closers = list(mine.closers.values())
+        for close in closers:
+            close(reason)
+        return len(closers)
+
+    async def connection_count(self, principal: Principal) -> int:
+        return await self.connections.count(principal.subject)
+
+    # ---- keys ---------------------------------------------------------------------------------------
+
+    async def create_key(
+        self, user: UserRecord, name: str, cidrs: Sequence[str] = (), *, actor: str | None = None
+    ) -> tuple[str, KeyRecord]:
+        """A new key for `user`; returns the key itself (shown once) and its stored record."""
+        tier = self.tiers.get(user.tier, self.free)
+        if cidrs and not tier.allows(IP_ALLOWLIST):
+            needed = lowest_tier_with(self.tiers, IP_ALLOWLIST) or "a higher"
+            raise QuotaError(f"IP allowlists need the {needed} tier")
+        normalized = allowlist.normalize_cidrs(cidrs)
+        if await self.store.active_key_count(user.id) >= tier.api_keys:
+            raise QuotaError(f"the {tier.name} tier allows {tier.api_keys} active keys; revoke one first")
+        key = keys.generate_key()
+        record = await self.store.create_key(
+            user.id, keys.hash_key(self.pepper, key), keys.display_prefix(key), name, normalized, self.clock()
+        )
+        await self.store.audit(actor or user.id, "key.created", user.id, {"keyId": record.id}, self.clock())
+        return key, record
+
+    async def revoke_key(self, key_id: str, user_id: str | None, *, actor: str) -> KeyRecord | None:
+        """Revoke a key (only `user_id`'s own when given); None when there is no such key of theirs."""
+        revoked = await self.store.revoke_key(key_id, self.clock(), user_id)
+        if revoked is None:
+            return None
+        record, key_hash = revoked
+        await self.store.audit(actor, "key.revoked", record.user_id, {"keyId": record.id}, self.clock())
+        await self._announce({"kind": "revoked", "keyHashes": [key_hash]})
+        return record
+
+    async def user_for(self, principal: Principal) -> UserRecord:
+        """The stored user behind an authenticated principal (created for a JWT subject seen first)."""
+        assert principal.user_id is not None
+        return await self.store.ensure_user(principal.user_id, principal.tier.name, self.clock())
+
+    async def create_user(self, name: str, tier: str) -> UserRecord:
+        if tier not in TIER_NAMES:
+            raise ValueError(f"tier must be one of {', '.join(TIER_NAMES)}")
+        user = await self.store.create_user(name, tier, self.clock())
+        await self.store.audit("cli", "user.created", user.id, {"tier": tier}, self.clock())
+        return user
+
+    # ---- alerts quota and erase ---------------------------------------------------------------------
+
+    async def check_alert_quota(self, principal: Principal) -> None:
+        """Raise QuotaError when the principal already has as many active alerts as the tier allows."""
+        assert principal.user_id is not None
+        if await self.store.active_alert_count(principal.user_id) >= principal.tier.alerts:
+            raise QuotaError(f"the {principal.tier.name} tier allows {principal.tier.alerts} active alerts")
+
+    async def erase(self, user_id: str) -> Erased:
+        """Remove everything of a user (alerts with their firings and deliveries, preferences, keys, the
+        user row), close their WebSocket connections in every process, and log that it happened."""
+        alerts = await self.alerts.delete_user(user_id)
+        key_hashes, erased = await self.store.erase_account_rows(user_id)
+        erased = Erased(erased.keys, alerts, erased.preferences, erased.user)
+        await self.store.audit(user_id, "user.erased", user_id, erased.to_json(), self.clock())
+        await self._announce({"kind": "erased", "userId": user_id, "keyHashes": key_hashes})
+        return erased
