@@ -17,7 +17,7 @@ import gc
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,7 +172,9 @@ class Pipeline:
 
     A source must deliver consecutive blocks; `allow_gaps` accepts ascending blocks with gaps (recordings
     of selected blocks). Batches hold up to `batch_blocks` blocks or `batch_logs` logs; in a backfill a
-    batch waits up to `batch_delay` seconds to fill, at the head it is committed at once.
+    batch waits up to `batch_delay` seconds to fill, at the head it is committed at once. `after_commit`
+    is awaited with each committed batch (bundles with their traces, and decoded events) before another
+    is written, so work derived from whole bundles (MEV detection) stays in step with reorg rollbacks.
     """
 
     def __init__(
@@ -193,6 +195,7 @@ class Pipeline:
         allow_gaps: bool = False,
         events_per_message: int = 5000,
         on_commit: Callable[[IngestStats], None] | None = None,
+        after_commit: Callable[[Sequence[BlockWrite]], Awaitable[None]] | None = None,
     ) -> None:
         self.chain = chain
         self.source = source
@@ -209,6 +212,7 @@ class Pipeline:
         self.allow_gaps = allow_gaps
         self.events_per_message = events_per_message
         self.on_commit = on_commit
+        self.after_commit = after_commit
         self.stats = IngestStats()
         self._head = -1
         self._recent: deque[_BlockTally] = deque(maxlen=max_reorg_depth + batch_blocks)
@@ -395,6 +399,8 @@ class Pipeline:
         if self.bus.may_have_subscribers(EVENTS):
             for payload in events_payloads(self.chain, batch, self.events_per_message):
                 await self._publish(EVENTS, payload)
+        if self.after_commit is not None:
+            await self.after_commit(batch)
         if self.on_commit is not None:
             self.on_commit(self.stats)
 
