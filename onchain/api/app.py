@@ -165,5 +165,7 @@ def uvicorn_config(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, **op
         "log_level": "warning",
         "access_log": False,
         "lifespan": "on",
+        # Client addresses come from the TCP peer; X-Forwarded-For only via ONCHAIN_TRUSTED_PROXIES (accounts).
+        "proxy_headers": False,
     }
     return uvicorn.Config(app, host=host, port=port, **(defaults | options))
