@@ -1,7 +1,8 @@
 """Wiring of one process: the store and bus named by settings, and ingest pipelines built on them.
 
 `serve`, `demo`, `replay` and `ingest` all go through `Runtime`, so every path shares the same
-decode -> store -> publish code. The API reads `runtime.store` and `runtime.bus`.
+decode -> store -> publish code, and MEV detection on every committed block (`runtime.mev`).
+The API reads `runtime.store` and `runtime.bus`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
+from onchain.analytics.mev.service import MevService
 from onchain.bus.base import Bus
 from onchain.bus.memory import MemoryBus
 from onchain.bus.redis import RedisBus
@@ -42,6 +44,7 @@ def rpc_source(chain: ChainInfo, **options: Any) -> RpcSource:
     if not chain.rpc_urls:
         raise ConfigError(f"no RPC endpoint for {chain.slug}: set {chain.env_prefix}_RPC_URLS")
     client = JsonRpcClient(list(chain.rpc_urls))
+    options.setdefault("traces", True)  # for MEV from call traces; nodes without trace_block fall back to logs
     return RpcSource(chain.slug, client, ws_url=chain.ws_urls[0] if chain.ws_urls else None, **options)
 
 
@@ -54,6 +57,7 @@ class Runtime:
         self.bus = bus
         self.chains = chains if chains is not None else ChainRegistry.load(settings)
         self.tokens = TokenDirectory.default()
+        self.mev = MevService(store, bus)
         self._tasks: set[asyncio.Task[IngestStats]] = set()
 
     @classmethod
@@ -97,7 +101,9 @@ class Runtime:
         return decoder
 
     async def pipeline(self, source: Source, **options: Any) -> Pipeline:
-        """A pipeline from `source` into this runtime's store and bus (options as `Pipeline` takes)."""
+        """A pipeline from `source` into this runtime's store and bus (options as `Pipeline` takes), with MEV
+        detection on each committed batch unless `after_commit` is given."""
+        options.setdefault("after_commit", self.mev.committed)
         decoder = await self.prepare_chain(source.chain)
         return Pipeline(source.chain, source, decoder, self.store, self.bus, tokens=self.tokens, **options)
 

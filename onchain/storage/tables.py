@@ -174,4 +174,5 @@ events = Table(
 
 
 import onchain.accounts.tables  # noqa: E402  (registers the account tables on this metadata)
-import onchain.alerts.tables  # noqa: E402, F401  (registers the alert tables on this metadata)
+import onchain.alerts.tables  # noqa: E402  (registers the alert tables on this metadata)
+import onchain.analytics.mev.tables  # noqa: E402, F401  (registers the MEV findings table on this metadata)

@@ -1,10 +1,13 @@
-"""Swaps from receipts' logs, for endpoints that offer no traces.
+"""Swaps and liquidations from receipts' logs, for endpoints that offer no traces.
 
 A pool's Swap event states amounts by token index but not the tokens; the ERC-20 Transfer events
 of the same transaction do. The output is the transfer from the pool to the swap's recipient of
 exactly the amount out, the input the latest transfer into the pool of exactly the amount in.
 Logs have no call tree, so a swap's `trace_address` is `(log_index,)`: it still orders swaps
 within a transaction, which is all the detectors read from it.
+
+Liquidations come from the lending market's own event (Aave V3's LiquidationCall), which states
+the repaid debt and the collateral taken in the underlying assets.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from onchain.analytics.mev.liquidations import Liquidation
 from onchain.analytics.mev.swaps import Swap
 from onchain.domain.events import Event
 
@@ -78,3 +82,26 @@ def _swap(event: Event, flows: Sequence[_Flow]) -> Swap | None:
         token_out=outgoing.token,
         amount_out=amount_out,
     )
+
+
+def liquidations_from_events(events: Iterable[Event]) -> list[Liquidation]:
+    """Aave V3 liquidations in log order, as the market reported them."""
+    found = []
+    for event in sorted(events, key=lambda e: e.log_index):
+        if event.kind != "aave_v3.LiquidationCall":
+            continue
+        args = event.args
+        found.append(
+            Liquidation(
+                transaction_hash=event.transaction_hash,
+                trace_address=(event.log_index,),
+                protocol="aave_v3",
+                liquidator=str(args["liquidator"]),
+                borrower=str(args["user"]),
+                debt_token=str(args["debtAsset"]),
+                debt_amount=int(args["debtToCover"]),
+                collateral_token=str(args["collateralAsset"]),
+                collateral_amount=int(args["liquidatedCollateralAmount"]),
+            )
+        )
+    return found

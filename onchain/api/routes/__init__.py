@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from onchain.api.routes import alerts, analytics, chains, health, keys, market, users
+from onchain.api.routes import alerts, analytics, chains, health, keys, market, mev, users
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -12,4 +12,5 @@ ROUTERS: list[APIRouter] = [
     users.router,
     keys.router,
     analytics.router,
+    mev.router,
 ]

@@ -1,0 +1,224 @@
+"""MEV found as blocks are ingested: detected per committed block, stored per (chain, block), published.
+
+The pipeline awaits `MevService.committed(batch)` after each commit (`Runtime.pipeline` wires it), so
+detection runs in step with ingestion: a reorg rollback can only happen before or after a batch's
+findings are written, never in between. A block whose bundle carries call traces (`trace_block`) is
+inspected from them, exactly as `onchain mev inspect` does; one without, from its decoded events
+(swaps read from Swap and Transfer logs, Aave V3 liquidations from LiquidationCall).
+
+Storing replaces the block's findings, so re-ingesting writes them once; rows reference their block
+with ON DELETE CASCADE, so a rollback or rewrite of the block takes its findings with it. After the
+commit, each block with findings goes out on the bus topic `mev` as `{"chain", "block", "timestamp",
+"sandwiches", "arbitrages", "liquidations"}` (findings in `onchain mev inspect`'s shape), which the
+alert engine's `mev_detected` and the analytics service's per-protocol counts read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onchain.analytics.mev.arbitrages import get_arbitrages
+from onchain.analytics.mev.inspect import BlockMev, inspect_traces
+from onchain.analytics.mev.logs import liquidations_from_events, swaps_from_events
+from onchain.analytics.mev.sandwiches import get_sandwiches
+from onchain.analytics.mev.tables import mev_findings
+from onchain.bus.base import Bus, BusError
+from onchain.errors import StorageError
+from onchain.storage.codec import decode_args, encode_args
+from onchain.storage.records import BlockWrite
+from onchain.storage.store import Store
+from onchain.storage.tables import blocks
+
+log = logging.getLogger(__name__)
+
+MEV = "mev"
+# Finding kinds as stored and as `?kind=` names them, with the key of `onchain mev inspect`'s lists.
+KINDS: dict[str, str] = {"sandwich": "sandwiches", "arbitrage": "arbitrages", "liquidation": "liquidations"}
+_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
+
+
+def detect(write: BlockWrite) -> BlockMev:
+    """One committed block's MEV: from its call traces when the source delivered them, else from its events."""
+    bundle = write.bundle
+    number = bundle.block.number
+    if bundle.traces is not None:
+        return inspect_traces(number, bundle.traces)
+    swaps = swaps_from_events(write.events)
+    return BlockMev(
+        block_number=number,
+        swaps=tuple(swaps),
+        sandwiches=tuple(get_sandwiches(swaps)),
+        arbitrages=tuple(get_arbitrages(swaps)),
+        liquidations=tuple(liquidations_from_events(write.events)),
+    )
+
+
+def finding_rows(chain: str, found: BlockMev) -> list[dict[str, Any]]:
+    """The block's findings as `mev_findings` rows (`data` holds each in `onchain mev inspect`'s shape)."""
+    shaped = found.to_json()
+    rows = []
+    for kind, key in KINDS.items():
+        for position, finding in enumerate(shaped[key]):
+            profit = finding.get("profit_amount")
+            rows.append(
+                {
+                    "chain": chain,
+                    "block_number": found.block_number,
+                    "kind": kind,
+                    "position": position,
+                    "transaction_hash": finding.get("tx") or finding["frontrun_tx"],
+                    "searcher": finding.get("searcher") or finding["liquidator"],
+                    "pool": finding.get("pool"),
+                    "protocol": finding.get("protocol"),
+                    "profit_token": finding.get("profit_token"),
+                    "profit_amount": None if profit is None else str(profit),
+                    "data": encode_args(finding),
+                }
+            )
+    return rows
+
+
+@dataclass(slots=True)
+class MevStats:
+    """What the service inspected since it started (blocks, and findings per kind)."""
+
+    blocks: int = 0
+    from_traces: int = 0
+    from_events: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+    publish_failures: int = 0
+
+
+class MevService:
+    """Detects, stores and publishes MEV for each batch the pipeline commits (`committed` is its hook)."""
+
+    def __init__(self, store: Store, bus: Bus) -> None:
+        self.store = store
+        self.bus = bus
+        self.stats = MevStats()
+
+    async def committed(self, batch: Sequence[BlockWrite]) -> None:
+        """Inspect a committed batch of one chain, replace its blocks' stored findings, then publish them."""
+        if not batch:
+            return
+        chain = batch[0].bundle.chain
+        found: list[tuple[BlockWrite, BlockMev]] = []
+        for write in batch:
+            found.append((write, detect(write)))
+            if write.bundle.traces is not None:
+                self.stats.from_traces += 1
+            else:
+                self.stats.from_events += 1
+            await asyncio.sleep(0)  # a long backfill batch must not hold the event loop (the API shares it)
+        rows = [row for _, mev in found for row in finding_rows(chain, mev)]
+        numbers = [write.bundle.block.number for write in batch]
+        async with self._transaction(f"storing MEV of {chain} blocks {numbers[0]}..{numbers[-1]}") as connection:
+            table = mev_findings.c
+            for start in range(0, len(numbers), 500):
+                chunk = numbers[start : start + 500]
+                await connection.execute(
+                    delete(mev_findings).where(table.chain == chain, table.block_number.in_(chunk))
+                )
+            if rows:
+                await connection.execute(mev_findings.insert(), rows)
+        self.stats.blocks += len(batch)
+        self.stats.findings.update(row["kind"] for row in rows)
+        if self.bus.may_have_subscribers(MEV):
+            for write, mev in found:
+                if mev.sandwiches or mev.arbitrages or mev.liquidations:
+                    await self._publish(chain, write, mev)
+
+    async def _publish(self, chain: str, write: BlockWrite, mev: BlockMev) -> None:
+        """At most once, like every bus message: a failed publish is counted, the findings stay stored."""
+        payload = {"chain": chain, **mev.to_json(), "timestamp": write.bundle.block.timestamp}
+        try:
+            await self.bus.publish(MEV, payload)
+        except (BusError, OSError) as exc:
+            self.stats.publish_failures += 1
+            log.warning("%s: publishing MEV of block %d failed: %s", chain, mev.block_number, exc)
+
+    @asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.store.engine.begin() as connection:
+                yield connection
+        except _DB_ERRORS as exc:
+            raise StorageError(f"{what} failed: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class FindingKey:
+    """Where a page of findings ends; the next page starts after it (`str()` is the API's cursor)."""
+
+    block: int
+    chain: str
+    kind: str
+    position: int
+
+    def __str__(self) -> str:
+        return f"{self.block}:{self.chain}:{self.kind}:{self.position}"
+
+    @classmethod
+    def parse(cls, text: str) -> FindingKey:
+        """Read a cursor back; raises ValueError when it is not one this module wrote."""
+        block, chain, kind, position = text.split(":")
+        if kind not in KINDS or not chain:
+            raise ValueError(f"not a findings cursor: {text!r}")
+        return cls(int(block), chain, kind, int(position))
+
+
+async def read_findings(
+    store: Store,
+    *,
+    chain: str | None = None,
+    kind: str | None = None,
+    from_block: int | None = None,
+    to_block: int | None = None,
+    after: FindingKey | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], FindingKey | None]:
+    """Stored findings in block order, each `{"chain", "block", "timestamp", "kind", ...the finding}`.
+
+    Returns one page and the key to continue after (None when this page is the last).
+    """
+    table = mev_findings.c
+    order = (table.block_number, table.chain, table.kind, table.position)
+    query = select(mev_findings, blocks.c.timestamp).join(
+        blocks, (blocks.c.chain == table.chain) & (blocks.c.number == table.block_number)
+    )
+    if chain is not None:
+        query = query.where(table.chain == chain)
+    if kind is not None:
+        query = query.where(table.kind == kind)
+    if from_block is not None:
+        query = query.where(table.block_number >= from_block)
+    if to_block is not None:
+        query = query.where(table.block_number <= to_block)
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(after.block, after.chain, after.kind, after.position))
+    query = query.order_by(*order).limit(limit + 1)
+    try:
+        async with store.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+    except _DB_ERRORS as exc:
+        raise StorageError(f"reading MEV findings failed: {exc}") from exc
+    page = rows[:limit]
+    findings = [
+        {"chain": row.chain, "block": row.block_number, "timestamp": row.timestamp, "kind": row.kind,
+         **decode_args(row.data)}
+        for row in page
+    ]
+    last = page[-1] if len(rows) > limit else None
+    return findings, None if last is None else FindingKey(last.block_number, last.chain, last.kind, last.position)
