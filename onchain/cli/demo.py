@@ -156,7 +156,8 @@ async def _run(
 
     client = JsonRpcClient([devnet.rpc_url])
     ws_url = devnet.rpc_url.replace("http://", "ws://", 1)
-    source = RpcSource(DEVNET_CHAIN, client, ws_url=ws_url, poll_interval=max(0.2, options.block_time / 2))
+    # anvil answers trace_block, so MEV is detected from call traces as on a tracing mainnet node.
+    source = RpcSource(DEVNET_CHAIN, client, ws_url=ws_url, poll_interval=max(0.2, options.block_time / 2), traces=True)
     api = create_app(settings, runtime, market=market, rpc_clients={DEVNET_CHAIN: client}, chains=runtime.chains)
     server = uvicorn.Server(uvicorn_config(api, options.host, options.port, log_level=settings.log_level.lower()))
     traffic = TrafficGenerator(devnet, seed=options.seed, tx_per_block=options.tx_per_block)
