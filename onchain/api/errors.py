@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
@@ -23,8 +23,9 @@ from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, Un
 log = logging.getLogger(__name__)
 
 
-class JSONBytesResponse(Response):
-    """JSON rendered by orjson: the API's default response class (fast, and numbers stay numbers)."""
+class JSONBytesResponse(JSONResponse):
+    """JSON rendered by orjson: the API's default response class (fast, and numbers stay numbers).
+    A JSONResponse, so OpenAPI documents each route's response model rather than a string."""
 
     media_type = "application/json"
 

@@ -107,7 +107,11 @@ async def put_preferences(
     accounts: AccountsDep,
 ) -> PreferencesOut:
     """Replace the caller's preferences document (a JSON object of at most 16 KiB)."""
-    if len(orjson.dumps(body.preferences)) > MAX_PREFERENCES_BYTES:
+    try:
+        encoded = orjson.dumps(body.preferences)
+    except orjson.JSONEncodeError as exc:  # integers beyond 64 bits, nesting deeper than 254 levels
+        raise ApiError.bad_request(f"preferences cannot be stored: {exc}") from exc
+    if len(encoded) > MAX_PREFERENCES_BYTES:
         raise ApiError.bad_request(f"preferences are limited to {MAX_PREFERENCES_BYTES} bytes of JSON")
     user = await accounts.user_for(principal)
     await accounts.store.set_preferences(user.id, body.preferences, accounts.clock())
