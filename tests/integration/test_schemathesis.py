@@ -1,6 +1,7 @@
 """Property-based API check: schemathesis drives every operation of the live `/openapi.json` of a
-running server (real uvicorn, real SQLite holding two replayed mainnet blocks), once without credentials and once with a valid key, and
-asserts no 5xx and no response outside its documented status codes, content types, headers or schema.
+running server (real uvicorn, real SQLite holding two replayed mainnet blocks), once without
+credentials and once with a valid key, and asserts no 5xx and no response outside its documented
+status codes, content types, headers or schema.
 
 Bounded: a few examples per operation, no shrinking beyond hypothesis' defaults, about a minute in all.
 Limits are set high here so the fuzzer explores the API rather than the 429 page (limits have their
