@@ -3,12 +3,15 @@
 The recorded mev-inspect blocks replay from a local JSON-RPC server that answers `trace_block`, so
 the bundles carry the blocks' call traces and the service inspects them as `onchain mev inspect`
 does; what is stored and published must be exactly what inspecting the files finds. The ethereum-etl
-blocks carry logs and no traces: there the service reads swaps from Swap and Transfer events.
+blocks carry logs and no traces: there the service reads swaps from Swap and Transfer events. The
+alert engine's `mev_detected` reads the published findings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from onchain.alerts.delivery import ALERTS_TOPIC
+from onchain.alerts.engine import announce_rule_change
+from onchain.alerts.rules import RuleIn
+from onchain.alerts.service import AlertService
 from onchain.analytics.mev import inspect_recorded_block
 from onchain.analytics.mev.service import MEV, read_findings
 from onchain.analytics.mev.tables import mev_findings
@@ -200,3 +207,32 @@ async def test_blocks_without_traces_are_inspected_from_their_events(runtime: Ru
         }
     ]
     assert [m["block"] for m in await drained(subscription)] == [17173049, 17173050]
+
+
+async def test_mev_detected_alert_fires_on_the_published_sandwich(runtime: Runtime, chaindata: Path) -> None:
+    """The alert engine reads what the service publishes: a rule on the searcher of 12775690's sandwich
+    (0x0000...c4d8, the front-run's recipient) fires once, for that block and front-run transaction."""
+    searcher = "0x000000000027d2efc283613d0c3e24a8b430c4d8"
+    service = AlertService(Settings(), runtime.store, runtime.bus)
+    pushed = await runtime.bus.subscribe(ALERTS_TOPIC)
+    await service.start()
+    try:
+        rule = RuleIn.model_validate({"name": "sandwiches by one searcher", "condition": "mev_detected",
+                                      "subject": {"type": "wallet", "id": searcher}, "threshold": 0,
+                                      "channels": [{"type": "websocket"}]})
+        alert = await service.store.create_alert("mev-user", rule, time.time())
+        await announce_rule_change(runtime.bus, "upsert", alert.id)
+        async with asyncio.timeout(10):
+            while alert.id not in service.engine.book:
+                await asyncio.sleep(0.02)
+        await replay(runtime, mev_files(chaindata))
+        message = (await pushed.get(timeout=10)).json()["message"]
+        with pytest.raises(TimeoutError):
+            await pushed.get(timeout=0.5)
+    finally:
+        await pushed.close()
+        await service.stop()
+    [sandwich] = inspected(mev_files(chaindata))[12775690]["sandwiches"]
+    assert message["alertId"] == alert.id and message["condition"] == "mev_detected"
+    assert message["data"]["block"] == 12775690 and message["data"]["kind"] == "sandwich"
+    assert message["data"]["frontrun_tx"] == sandwich["frontrun_tx"] and message["data"]["searcher"] == searcher
