@@ -25,7 +25,13 @@ CHAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KIND_NAMES = {**{kind: kind for kind in KINDS}, **{plural: kind for kind, plural in KINDS.items()}}
 
 
-@router.get("/v2/analytics/mev", response_class=Response)
+_PAGE = {"type": "object", "properties": {"findings": {"type": "array", "items": {"type": "object"}},
+                                          "next": {"type": ["string", "null"]}}}
+
+
+@router.get("/v2/analytics/mev", response_class=Response,
+            responses={200: {"description": "One page of findings",
+                             "content": {"application/json": {"schema": _PAGE}}}})
 async def mev_findings(
     store: StoreDep,
     chain: Annotated[str | None, Query(description="chain name; default: every chain")] = None,
