@@ -118,7 +118,8 @@ class AccountsService:
         self.alerts = AlertStore(engine)
         self.bus = bus
         self.tiers = build_tiers(settings.tiers)
-        self.pepper = keys.load_pepper(settings)
+        # A configured pepper is checked at once; the generated-file default waits for the first key.
+        self._pepper: bytes | None = keys.load_pepper(settings) if settings.api_key_pepper else None
         self.jwt = JwtVerifier.from_settings(settings)
         self.trusted_proxies = allowlist.parse_networks(settings.trusted_proxies)
         if limiter is None:
@@ -142,6 +143,13 @@ class AccountsService:
         self._held: dict[str, str] = {}  # connection id -> limiter subject
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
+
+    @property
+    def pepper(self) -> bytes:
+        """Loaded (or generated) on first use, so an app that never sees a key writes no pepper file."""
+        if self._pepper is None:
+            self._pepper = keys.load_pepper(self.settings)
+        return self._pepper
 
     @property
     def free(self) -> Tier:
