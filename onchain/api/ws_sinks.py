@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -25,6 +25,7 @@ from onchain.api.ws_hub import Frame
 RAW_SEND_SCOPE_KEY = "onchain.raw_send"
 SLOW_CONSUMER_CLOSE_CODE = 1008
 DROP_GRACE_SECONDS = 2.0
+TRANSPORT_METHODS = ("write", "get_write_buffer_size", "is_closing", "close", "abort")
 
 
 def slow_consumer_frame(limit: str) -> Frame:
@@ -54,11 +55,25 @@ class RawSendMiddleware:
         await self.app(scope, receive, send)
 
 
+class BufferedTransport(Protocol):
+    """What `TransportSink` uses of a transport (asyncio's and uvloop's both have it)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+    def is_closing(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 class TransportSink:
     """Frames go straight to the transport; its write buffer is bounded by `max_buffer_bytes`."""
 
     def __init__(
-        self, transport: asyncio.WriteTransport, *, max_buffer_bytes: int, on_slow: Callable[[], None]
+        self, transport: BufferedTransport, *, max_buffer_bytes: int, on_slow: Callable[[], None]
     ) -> None:
         self._transport = transport
         self._max = max_buffer_bytes
@@ -166,10 +181,11 @@ def open_sink(
     protocol = getattr(raw_send, "__self__", None)
     transport = getattr(protocol, "transport", None)
     connection = getattr(protocol, "conn", None)
+    # Duck-typed: uvloop's transports do not subclass asyncio's.
     if (
-        isinstance(transport, asyncio.WriteTransport)
+        all(callable(getattr(transport, name, None)) for name in TRANSPORT_METHODS)
         and connection is not None
         and getattr(connection, "extensions", None) == []
     ):
-        return TransportSink(transport, max_buffer_bytes=max_buffer_bytes, on_slow=on_slow)
+        return TransportSink(cast(BufferedTransport, transport), max_buffer_bytes=max_buffer_bytes, on_slow=on_slow)
     return AsgiSink(websocket, max_frames=max_frames, on_slow=on_slow)
