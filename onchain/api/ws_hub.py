@@ -89,7 +89,8 @@ class Subscription:
         return (not self.ids or update.id in self.ids) and (not self.chains or update.chain in self.chains)
 
     def widened(self, other: Subscription) -> Subscription:
-        """Union of two subscriptions to the same channel (an unfiltered side wins)."""
+        """One filter covering both subscriptions to a channel: ids and chains are unioned per dimension,
+        and a dimension either side leaves open stays open (so the result may cover more than both)."""
         ids = frozenset() if not self.ids or not other.ids else self.ids | other.ids
         chains = frozenset() if not self.chains or not other.chains else self.chains | other.chains
         return Subscription(self.channel, ids, chains)
