@@ -56,6 +56,7 @@ MARKET_KINDS = (
     "aave_v3.LiquidationCall",
 )
 V2_FEE = 0.003
+TOKEN_QUERIES = 8  # above this many unknown tokens on a chain, read the chain's whole token table once
 
 
 def pool_spec(chain: str, family: str, protocol: str, address: str, token0: str, token1: str,
@@ -96,6 +97,8 @@ class MarketService:
         self.token_directory = tokens or TokenDirectory.default()
         self._directories: dict[str, PoolDirectory] = {}
         self._missing_pools: set[str] = set()
+        self._pending_tokens: dict[str, set[str]] = defaultdict(set)
+        self._missing_tokens: set[str] = set()
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -125,10 +128,26 @@ class MarketService:
                                 None, deployment.factory) for p in deployment.pools)
 
     def add_pools(self, pools: Iterable[PoolInfo | PoolRecord]) -> None:
+        """Register pools with their tokens: the one way a pool enters the market, live or rebuilt.
+
+        A pool without its tokens' decimals has no reserves, price or TVL, so each token is looked
+        up in the shipped directory here, and what it lacks is queued for the store
+        (`_resolve_tokens`, awaited by every path that adds pools).
+        """
         for pool in pools:
-            if pool.family in DEX_FAMILIES:
-                self.state.add_pool(pool_spec(pool.chain, pool.family, pool.protocol or pool.family, pool.address,
-                                              pool.token0, pool.token1, pool.fee))
+            if pool.family not in DEX_FAMILIES:
+                continue
+            self.state.add_pool(pool_spec(pool.chain, pool.family, pool.protocol or pool.family, pool.address,
+                                          pool.token0, pool.token1, pool.fee))
+            for address in (pool.token0, pool.token1):
+                coin = f"{pool.chain}:{address}"
+                if coin in self.state.tokens or coin in self._missing_tokens:
+                    continue
+                info = self.token_directory.get(pool.chain, address)
+                if info is not None:
+                    self.state.add_token(TokenSpec(coin, info.symbol, info.decimals))
+                else:
+                    self._pending_tokens[pool.chain].add(address)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -164,7 +183,10 @@ class MarketService:
             fresh.pools.update({key: PoolState(pool.spec) for key, pool in self.state.pools.items()})
             fresh.tokens.update(self.state.tokens)
             self.state = fresh
+            self._missing_pools.clear()
+            self._missing_tokens.clear()
             self.add_pools(await self.store.pools())
+            await self._resolve_tokens()
             folded = 0
             for chain in sorted(await self.store.heads()):
                 stored = await self.store.events(chain, kinds=MARKET_KINDS)
@@ -238,21 +260,25 @@ class MarketService:
                 self._missing_pools.add(key)
                 continue
             self.add_pools([found])
-            for token in (found.token0, found.token1):
-                await self._ensure_token(chain, token)
+        await self._resolve_tokens()
 
-    async def _ensure_token(self, chain: str, address: str) -> None:
-        coin = f"{chain}:{address}"
-        if coin in self.state.tokens:
-            return
-        info = self.token_directory.get(chain, address)
-        if info is not None:
-            self.state.add_token(TokenSpec(coin, info.symbol, info.decimals))
-            return
-        if self.store is not None:
-            record = await self.store.token(chain, address)
-            if record is not None and record.decimals is not None:
-                self.state.add_token(TokenSpec(coin, record.symbol or "", record.decimals))
+    async def _resolve_tokens(self) -> None:
+        """Look up the tokens `add_pools` found no directory entry for in the store (one query per
+        token for a block's few new pools, one per chain for a rebuild's many)."""
+        pending, self._pending_tokens = self._pending_tokens, defaultdict(set)
+        for chain, addresses in pending.items():
+            if self.store is None:
+                found = {}
+            elif len(addresses) > TOKEN_QUERIES:
+                found = {r.address: r for r in await self.store.tokens(chain) if r.address in addresses}
+            else:
+                found = {a: r for a in addresses if (r := await self.store.token(chain, a)) is not None}
+            for address in addresses:
+                coin, record = f"{chain}:{address}", found.get(address)
+                if record is not None and record.decimals is not None:
+                    self.state.add_token(TokenSpec(coin, record.symbol or "", record.decimals))
+                else:
+                    self._missing_tokens.add(coin)
 
     def _directory(self, chain: str) -> PoolDirectory:
         if chain not in self._directories:
