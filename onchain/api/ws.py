@@ -3,6 +3,8 @@
 Client frames: `subscribe` / `unsubscribe` (`channel`, `params` with `protocolIds`, `tokenIds`,
 `chains`, and `resumeFrom` on subscribe) and `ping`. A bad frame gets an `error` and the connection
 stays up. Every reply goes through the connection's sink, so it is ordered with the updates.
+The `alerts` channel is private: only an authenticated connection may subscribe (else `auth_required`),
+and it receives the `{"type": "alert", ...}` messages of its own user's rules, without filters or seq.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket
 
+from onchain.accounts.middleware import principal_of
 from onchain.api.ws_hub import Frame, Hub, Subscription
 from onchain.api.ws_sinks import Sink, open_sink
 
@@ -59,8 +62,8 @@ def _string_list(params: Mapping[str, Any], name: str, *, lower: bool) -> frozen
 def parse_subscription(hub: Hub, message: Mapping[str, Any]) -> tuple[Subscription, dict[str, Any], int | None]:
     """The subscription a (un)subscribe frame asks for, its params as given, and `resumeFrom`."""
     channel = message.get("channel")
-    if not isinstance(channel, str) or channel not in hub.logs:
-        raise ProtocolError("unknown_channel", f"channel must be one of {sorted(hub.logs)}, got {channel!r}")
+    if not isinstance(channel, str) or (channel not in hub.logs and channel not in hub.private_channels):
+        raise ProtocolError("unknown_channel", f"channel must be one of {hub.channels}, got {channel!r}")
     params = message.get("params", {})
     if params is None:
         params = {}
@@ -77,10 +80,10 @@ def parse_subscription(hub: Hub, message: Mapping[str, Any]) -> tuple[Subscripti
 class Session:
     """One client's conversation: parses its frames and answers through its sink."""
 
-    def __init__(self, hub: Hub, sink: Sink) -> None:
+    def __init__(self, hub: Hub, sink: Sink, user_id: str | None = None) -> None:
         self.hub = hub
         self.sink = sink
-        self.client = hub.attach(sink)
+        self.client = hub.attach(sink, user_id)
 
     def handle(self, raw: str | bytes) -> None:
         try:
@@ -104,6 +107,14 @@ class Session:
 
     def _subscribe(self, message: Mapping[str, Any]) -> None:
         sub, params, resume = parse_subscription(self.hub, message)
+        if sub.channel in self.hub.private_channels:
+            if self.client.user_id is None:
+                raise ProtocolError(
+                    "auth_required", f"channel {sub.channel} needs an API key or a bearer token on the connection"
+                )
+            self.hub.join_private(self.client, sub.channel)
+            self.sink.deliver(Frame.of({"type": "subscribed", "channel": sub.channel, "params": params}))
+            return
         current = self.client.subs.get(sub.channel)
         if current is not None and len(current.widened(sub).ids) > MAX_FILTER_IDS:
             raise ProtocolError("too_many_subscriptions", f"at most {MAX_FILTER_IDS} ids per channel")
@@ -125,7 +136,11 @@ class Session:
 
     def _unsubscribe(self, message: Mapping[str, Any]) -> None:
         sub, params, _ = parse_subscription(self.hub, message)
-        if not self.hub.unsubscribe(self.client, sub):
+        if sub.channel in self.hub.private_channels:
+            unsubscribed = self.hub.leave_private(self.client, sub.channel)
+        else:
+            unsubscribed = self.hub.unsubscribe(self.client, sub)
+        if not unsubscribed:
             raise ProtocolError("not_subscribed", f"not subscribed to {sub.channel}")
         self.sink.deliver(Frame.of({"type": "unsubscribed", "channel": sub.channel, "params": params}))
 
@@ -142,7 +157,8 @@ async def serve_connection(websocket: WebSocket, hub: Hub, limits: RealtimeLimit
         max_frames=limits.max_frames,
         on_slow=hub.stats.count_slow_consumer,
     )
-    session = Session(hub, sink)
+    principal = principal_of(websocket.scope)
+    session = Session(hub, sink, principal.user_id if principal is not None else None)
     try:
         while True:
             receiving = asyncio.ensure_future(websocket.receive())
@@ -166,6 +182,6 @@ async def serve_connection(websocket: WebSocket, hub: Hub, limits: RealtimeLimit
 
 @router.websocket("/v2/realtime")
 async def realtime(websocket: WebSocket) -> None:
-    """Live updates for the channels protocols, tvl, prices, volumes and blocks."""
+    """Live updates: protocols, tvl, prices, volumes, blocks, swaps, mev, anomalies, and the caller's alerts."""
     state = websocket.app.state
     await serve_connection(websocket, state.hub, state.realtime_limits)

@@ -4,7 +4,8 @@ Market topics (`prices`, `tvl`, `volumes`, `protocols`) already carry the update
 `{"id", "value", "timestamp", "change24h", "block"}` and pass through. The pipeline's `blocks` become
 `blocks` updates (id = chain, value = block number), and its `events` feed the `swaps` channel (one
 update per DEX Swap, for the dashboard's recent swaps; amounts as decimal strings, since JSON
-numbers lose precision past 2**53).
+numbers lose precision past 2**53). The alert worker's `alerts` topic (`{"userId", "message"}`) is
+not broadcast: each message goes to its owner's connections on the private `alerts` channel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from onchain.alerts.delivery import ALERTS_TOPIC
 from onchain.api.ws_hub import Hub
 from onchain.bus import BLOCKS, EVENTS, Bus, Message
 
@@ -28,6 +30,7 @@ SWAP_FAMILIES = frozenset({"uniswap_v2", "uniswap_v3"})
 BLOCK_TIMES_KEPT = 4096
 
 Translate = Callable[[Message], Iterable[tuple[str, dict[str, Any]]]]
+Handle = Callable[[Message], None]
 
 
 def _market(channel: str) -> Translate:
@@ -68,10 +71,16 @@ class Feed:
             routes[EVENTS] = self._swaps
         return routes
 
+    def _handlers(self) -> dict[str, Handle]:
+        handlers: dict[str, Handle] = {topic: self._broadcast(t) for topic, t in self._translators().items()}
+        if "alerts" in self.hub.private_channels:
+            handlers[ALERTS_TOPIC] = self._alert
+        return handlers
+
     async def start(self) -> None:
-        for topic, translate in self._translators().items():
+        for topic, handle in self._handlers().items():
             subscription = await self.bus.subscribe(topic)
-            self._tasks.append(asyncio.create_task(self._pump(subscription, translate), name=f"ws-feed-{topic}"))
+            self._tasks.append(asyncio.create_task(self._pump(subscription, handle), name=f"ws-feed-{topic}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -81,12 +90,26 @@ class Feed:
                 await task
         self._tasks.clear()
 
-    async def _pump(self, subscription: Any, translate: Translate) -> None:
+    def _broadcast(self, translate: Translate) -> Handle:
+        def handle(message: Message) -> None:
+            for channel, data in translate(message):
+                self.hub.publish(channel, data)
+
+        return handle
+
+    def _alert(self, message: Message) -> None:
+        """One alert firing for one user: to that user's `alerts` subscribers on this replica only."""
+        envelope = message.json()
+        user_id, alert = envelope["userId"], envelope["message"]
+        if not isinstance(user_id, str) or not isinstance(alert, dict):
+            raise TypeError("an alerts message needs a string userId and an object message")
+        self.hub.send_private("alerts", user_id, alert)
+
+    async def _pump(self, subscription: Any, handle: Handle) -> None:
         try:
             async for message in subscription:
                 try:
-                    for channel, data in translate(message):
-                        self.hub.publish(channel, data)
+                    handle(message)
                 except (ValueError, KeyError, TypeError) as exc:
                     self.errors += 1
                     log.warning("skipping malformed %s message: %s", message.topic, exc)

@@ -5,6 +5,10 @@ whom. Each update is serialized once; subscribers with the same subscriptions sh
 group's frame is built once per flush, so every member gets the identical bytes. Updates published in
 the same instant (one event-loop turn, or `coalesce_seconds`) leave as one frame: a JSON array when a
 group has more than one update due.
+
+Private channels (`alerts`) are not broadcast: a message there belongs to one user and goes, as it is,
+only to that user's connections subscribed to the channel. They have no seq or history, since the
+durable record of an alert is its delivery log (`/v2/alerts/{id}/deliveries`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,18 @@ from typing import Any, Protocol
 
 import orjson
 
-# design.md's channels that exist so far, plus `swaps` (recent DEX swaps, for the dashboard).
+# design.md's broadcast channels that exist so far, plus `swaps` (recent DEX swaps, for the dashboard).
 CHANNELS: tuple[str, ...] = ("protocols", "tvl", "prices", "volumes", "blocks", "swaps")
+# Per-user channels: each message is addressed to one user.
+PRIVATE_CHANNELS: tuple[str, ...] = ("alerts",)
+
+
+def dumps(message: Mapping[str, Any]) -> bytes:
+    """JSON bytes; an integer beyond 64 bits (a wei amount) keeps its exact digits via the stdlib."""
+    try:
+        return orjson.dumps(message)
+    except TypeError:
+        return json.dumps(message, separators=(",", ":"), default=str).encode()
 
 
 def encode_text_frame(payload: bytes) -> bytes:
@@ -47,7 +61,7 @@ class Frame:
 
     @classmethod
     def of(cls, message: Mapping[str, Any]) -> Frame:
-        return cls(orjson.dumps(message))
+        return cls(dumps(message))
 
     @property
     def wire(self) -> bytes:
@@ -113,11 +127,13 @@ class Group:
 class Client:
     """A connected subscriber as the hub sees it."""
 
-    __slots__ = ("group_key", "sink", "subs")
+    __slots__ = ("group_key", "private", "sink", "subs", "user_id")
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, user_id: str | None = None) -> None:
         self.sink = sink
+        self.user_id = user_id
         self.subs: dict[str, Subscription] = {}
+        self.private: set[str] = set()
         self.group_key: frozenset[Subscription] = frozenset()
 
 
@@ -147,13 +163,14 @@ def update_chain(data: Mapping[str, Any]) -> str:
 class HubStats:
     """Counters read by `/metrics`."""
 
-    __slots__ = ("frames_sent", "slow_consumers", "updates_delivered", "updates_published")
+    __slots__ = ("frames_sent", "private_delivered", "slow_consumers", "updates_delivered", "updates_published")
 
     def __init__(self) -> None:
         self.updates_published = 0
         self.updates_delivered = 0
         self.frames_sent = 0
         self.slow_consumers = 0
+        self.private_delivered = 0
 
     def count_slow_consumer(self) -> None:
         self.slow_consumers += 1
@@ -166,16 +183,25 @@ class Hub:
         self,
         *,
         channels: Iterable[str] = CHANNELS,
+        private_channels: Iterable[str] = PRIVATE_CHANNELS,
         history: int = 10_000,
         coalesce_seconds: float = 0.0,
     ) -> None:
         self.logs: dict[str, ChannelLog] = {name: ChannelLog(deque(maxlen=history)) for name in channels}
+        self.private_channels = frozenset(private_channels) - self.logs.keys()
+        # (channel, user id) -> that user's connections subscribed to the private channel.
+        self._private: dict[tuple[str, str], set[Client]] = {}
         self.coalesce_seconds = coalesce_seconds
         self.stats = HubStats()
         self._clients: set[Client] = set()
         self._groups: dict[frozenset[Subscription], Group] = {}
         self._pending: list[tuple[str, Mapping[str, Any]]] = []
         self._flush_handle: asyncio.Handle | asyncio.TimerHandle | None = None
+
+    @property
+    def channels(self) -> list[str]:
+        """Every channel a client may subscribe to."""
+        return sorted(self.logs.keys() | self.private_channels)
 
     @property
     def connections(self) -> int:
@@ -226,28 +252,62 @@ class Hub:
             for client in members:
                 client.sink.deliver(frame)
 
+    def send_private(self, channel: str, user_id: str, message: Mapping[str, Any]) -> int:
+        """Deliver `message` as it is to `user_id`'s connections subscribed to a private channel; returns how many."""
+        if channel not in self.private_channels:
+            raise ValueError(f"unknown private channel {channel!r}")
+        clients = self._private.get((channel, user_id))
+        if not clients:
+            return 0
+        frame = Frame.of(message)
+        for client in list(clients):
+            client.sink.deliver(frame)
+        self.stats.frames_sent += len(clients)
+        self.stats.private_delivered += len(clients)
+        return len(clients)
+
     def _record(self, channel: str, data: Mapping[str, Any]) -> Update:
         log = self.logs[channel]
         log.seq += 1
-        message = {"type": "update", "channel": channel, "data": data, "seq": log.seq}
-        try:
-            payload = orjson.dumps(message)
-        except TypeError:  # an integer beyond 64 bits: exact digits via the stdlib
-            payload = json.dumps(message, separators=(",", ":"), default=str).encode()
+        payload = dumps({"type": "update", "channel": channel, "data": data, "seq": log.seq})
         update = Update(channel, log.seq, str(data.get("id", "")), update_chain(data), payload)
         log.history.append(update)
         return update
 
     # --- clients ----------------------------------------------------------------------------
 
-    def attach(self, sink: Sink) -> Client:
-        client = Client(sink)
+    def attach(self, sink: Sink, user_id: str | None = None) -> Client:
+        """A new connection; `user_id` is the authenticated caller (None: anonymous, no private channels)."""
+        client = Client(sink, user_id)
         self._clients.add(client)
         return client
 
     def detach(self, client: Client) -> None:
         self._clients.discard(client)
         self._leave_group(client)
+        for channel in list(client.private):
+            self.leave_private(client, channel)
+
+    def join_private(self, client: Client, channel: str) -> None:
+        """Subscribe an authenticated connection to a private channel (its own messages only)."""
+        if channel not in self.private_channels:
+            raise ValueError(f"unknown private channel {channel!r}")
+        if client.user_id is None:
+            raise PermissionError(f"channel {channel!r} needs an authenticated connection")
+        client.private.add(channel)
+        self._private.setdefault((channel, client.user_id), set()).add(client)
+
+    def leave_private(self, client: Client, channel: str) -> bool:
+        if channel not in client.private or client.user_id is None:
+            return False
+        client.private.discard(channel)
+        key = (channel, client.user_id)
+        clients = self._private.get(key)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del self._private[key]
+        return True
 
     def subscribe(self, client: Client, sub: Subscription, resume_from: int | None = None) -> Resumed:
         """Add (or widen) a subscription; with `resume_from`, also return what the client missed.

@@ -1,20 +1,24 @@
 """On the devnet: a `price_below` rule fires in the block where the WETH feed crosses it, and every
-channel gets it (signed webhook, SMTP mail, the `alerts` bus topic the WebSocket gateway reads)."""
+channel gets it (signed webhook, SMTP mail, the `alerts` bus topic, and through the API's WebSocket
+gateway the owner's `alerts` subscription, while another user's subscription gets nothing)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
 from onchain.alerts.delivery import ALERTS_TOPIC, RetryPolicy
 from onchain.alerts.engine import announce_rule_change
 from onchain.alerts.rules import RuleIn
 from onchain.alerts.service import AlertService
+from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
 from onchain.ingest.pipeline import Pipeline
@@ -26,6 +30,7 @@ from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.rpc import RpcSource
 from onchain.storage.store import Store
 from tests.integration.alerts.servers import SmtpSink, WebhookReceiver
+from tests.integration.api.conftest import LocalRuntime, serving
 
 pytestmark = pytest.mark.devnet
 
@@ -52,6 +57,21 @@ async def test_price_below_fires_in_the_crossing_block_on_every_channel(
     websocket = await bus.subscribe(ALERTS_TOPIC)
     await market.start()
     await service.start()
+    app = create_app(settings, LocalRuntime(store, bus), market=market)
+    app.state.alerts = service
+    accounts = app.state.accounts
+    owner, stranger = await accounts.create_user("owner", "pro"), await accounts.create_user("stranger", "pro")
+    owner_key, _ = await accounts.create_key(owner, "ws")
+    stranger_key, _ = await accounts.create_key(stranger, "ws")
+    api = contextlib.AsyncExitStack()
+    address = await api.enter_async_context(serving(app))
+    peers = []
+    for key in (owner_key, stranger_key):
+        peer = await connect(f"ws://{address}/v2/realtime", additional_headers={"X-API-Key": key}, open_timeout=10)
+        await peer.send(json.dumps({"type": "subscribe", "channel": "alerts"}))
+        assert json.loads(await asyncio.wait_for(peer.recv(), 10))["type"] == "subscribed"
+        peers.append(peer)
+    owner_ws, stranger_ws = peers
     await TrafficGenerator(devnet, seed=11, tx_per_block=4).run(steps=3)
     source = RpcSource(DEVNET_CHAIN, JsonRpcClient([devnet.rpc_url]), poll_interval=0.05)
     decoder = Decoder(DEVNET_CHAIN, factories=[deployment.factory_config()])
@@ -74,7 +94,7 @@ async def test_price_below_fires_in_the_crossing_block_on_every_channel(
                 ],
             }
         )
-        alert = await service.store.create_alert("demo-user", rule, time.time())
+        alert = await service.store.create_alert(owner.id, rule, time.time())
         receiver.secret = alert.webhook_secret
         await announce_rule_change(bus, "upsert", alert.id)
         async with asyncio.timeout(10):
@@ -92,15 +112,23 @@ async def test_price_below_fires_in_the_crossing_block_on_every_channel(
                 await asyncio.sleep(0.02)
         [posted] = receiver.received
         assert posted.signature_ok
-        [logged] = [d for d in await service.store.deliveries(alert.id, "demo-user") if d["channel"] == "webhook"]
+        [logged] = [d for d in await service.store.deliveries(alert.id, owner.id) if d["channel"] == "webhook"]
         assert logged["block"] == crossing_block and logged["status"] == "delivered"
         assert logged["payload"]["data"]["value"] == pytest.approx(price * 0.5)
         [(recipients, mail)] = smtp_sink.messages
         assert recipients == ["ops@example.com"] and f"block {crossing_block}" in mail.get_payload()
         pushed = (await websocket.get(timeout=10)).json()
-        assert pushed["userId"] == "demo-user" and pushed["message"]["alertId"] == alert.id
+        assert pushed["userId"] == owner.id and pushed["message"]["alertId"] == alert.id
         assert pushed["message"]["type"] == "alert" and pushed["message"]["condition"] == "price_below"
+        received = json.loads(await asyncio.wait_for(owner_ws.recv(), 10))
+        assert received == pushed["message"] and received["data"]["block"] == crossing_block
+        # A ping's pong is ordered after anything sent before it: the stranger got no alert.
+        await stranger_ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(stranger_ws.recv(), 10)) == {"type": "pong"}
     finally:
+        for peer in peers:
+            await peer.close()
+        await api.aclose()
         ingest.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await ingest
