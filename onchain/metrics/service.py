@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 
 from onchain.bus.base import EVENTS, REORG, Bus, Subscription
+from onchain.chains.registry import ChainRegistry
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
 from onchain.metrics.pools import PoolSpec, PoolState, TokenSpec
@@ -88,6 +89,7 @@ class MarketService:
         redis: Redis | None = None,
         redis_prefix: str = "",
         tokens: TokenDirectory | None = None,
+        chains: ChainRegistry | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -95,6 +97,7 @@ class MarketService:
         self.redis = redis
         self.redis_prefix = redis_prefix
         self.token_directory = tokens or TokenDirectory.default()
+        self.chains = chains if chains is not None else ChainRegistry.shipped()
         self._directories: dict[str, PoolDirectory] = {}
         self._missing_pools: set[str] = set()
         self._pending_tokens: dict[str, set[str]] = defaultdict(set)
@@ -104,6 +107,8 @@ class MarketService:
         self._lock = asyncio.Lock()
         for protocol in PROTOCOLS.values():
             self.state.add_protocol(protocol.slug, name=protocol.name, category=protocol.category)
+        for chain, anchors in self.state.anchors.items():
+            self._add_native(chain, anchors)
 
     # configuration ---------------------------------------------------------------------------
 
@@ -112,6 +117,13 @@ class MarketService:
 
     def set_anchors(self, chain: str, anchors: ChainAnchors) -> None:
         self.state.anchors[chain] = anchors
+        self._add_native(chain, anchors)
+
+    def _add_native(self, chain: str, anchors: ChainAnchors) -> None:
+        """The native coin is no ERC-20 any directory lists; its symbol and decimals are the chain's."""
+        if anchors.native is not None and chain in self.chains:
+            info = self.chains.get(chain)
+            self.state.add_token(TokenSpec(anchors.native, info.native_symbol, info.native_decimals))
 
     def configure_devnet(self, deployment: Deployment, chain: str = "devnet") -> None:
         """Trust the devnet's own feeds and stablecoins, as mainnet's are trusted, and know its tokens."""

@@ -29,6 +29,7 @@ DATASET = "ethereum-etl-17173049"
 PAIR = "0x0d4a11d5eeaac28ec3f61d100daf4d40471f1852"  # token0 WETH (18 decimals), token1 USDT (6)
 WETH = "ethereum:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 USDT = "ethereum:0xdac17f958d2ee523a2206206994597c13d831ec7"
+ETH = "ethereum:0x0000000000000000000000000000000000000000"
 SYNC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"  # Sync(uint112,uint112)
 SWAP = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"  # V2 Swap
 STARTUP_SECONDS = 60
@@ -115,6 +116,7 @@ def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url
     assert coins[WETH]["price"] == pytest.approx(expected["weth"], rel=0.01)
     assert coins[WETH]["symbol"] == "WETH" and coins[WETH]["decimals"] == 18
     assert coins[USDT]["price"] == pytest.approx(1.0, rel=0.01)
+    assert coins[ETH]["symbol"] == "ETH" and coins[ETH]["price"] == pytest.approx(expected["weth"], rel=0.01)
     assert pool.status_code == 200, pool.text
     served: dict[str, Any] = pool.json()
     assert [t["symbol"] for t in served["tokens"]] == ["WETH", "USDT"]
