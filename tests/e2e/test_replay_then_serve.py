@@ -110,6 +110,7 @@ def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url
     with serving(env) as base:
         prices = httpx.get(f"{base}/v2/realtime/prices", timeout=10)
         pool = httpx.get(f"{base}/v2/pools/ethereum:{PAIR}", timeout=10)
+        protocols = httpx.get(f"{base}/v2/protocols", timeout=10).json()["protocols"]
 
     assert prices.status_code == 200, prices.text
     coins = prices.json()["coins"]
@@ -123,3 +124,7 @@ def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url
     assert served["reserves"] is not None and served["block"] == 17173050
     assert served["volume24h"] == pytest.approx(expected["volume"], rel=0.005)
     assert served["tvl"] == pytest.approx(expected["tvl"], rel=0.01)
+    # Only protocols with activity in these blocks: no $0 rows for the idle ones (Aave V3, Uniswap V3 pools
+    # the shipped directory does not know).
+    assert [p["id"] for p in protocols] == ["sushiswap", "uniswap-v2"]
+    assert all(p["tvl"] > 0 and p["chains"] == ["ethereum"] for p in protocols)

@@ -75,9 +75,10 @@ def _price_entry(state: MarketState, coin: str) -> dict[str, Any] | None:
 
 @router.get("/v2/protocols")
 async def list_protocols(market: MarketDep) -> dict[str, Any]:
-    """Every known protocol with its TVL (per chain too), 24 h volume and fees, and change24h."""
+    """Every protocol with activity (a pool with events, a lending reserve) and its TVL (per chain too),
+    24 h volume and fees, and change24h; protocols known but idle on every chain are no $0 rows here."""
     state = market.state
-    return {"protocols": [state.protocol_summary(slug) for slug in sorted(state.protocols)]}
+    return {"protocols": [state.protocol_summary(slug) for slug in state.protocol_slugs()]}
 
 
 @router.get("/v2/protocols/{slug}")
