@@ -4,8 +4,11 @@ Market topics (`prices`, `tvl`, `volumes`, `protocols`) already carry the update
 `{"id", "value", "timestamp", "change24h", "block"}` and pass through. The pipeline's `blocks` become
 `blocks` updates (id = chain, value = block number), and its `events` feed the `swaps` channel (one
 update per DEX Swap, for the dashboard's recent swaps; amounts as decimal strings, since JSON
-numbers lose precision past 2**53). The alert worker's `alerts` topic (`{"userId", "message"}`) is
-not broadcast: each message goes to its owner's connections on the private `alerts` channel.
+numbers lose precision past 2**53). The MEV service's `mev` (one block's findings) becomes one `mev`
+update per block with findings (id = chain, value = how many findings, plus the `sandwiches`,
+`arbitrages` and `liquidations` lists; wei amounts past 2**53 as decimal strings). The alert worker's
+`alerts` topic (`{"userId", "message"}`) is not broadcast: each message goes to its owner's connections
+on the private `alerts` channel.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from onchain.bus import BLOCKS, EVENTS, Bus, Message
 log = logging.getLogger(__name__)
 
 MARKET_TOPICS = ("prices", "tvl", "volumes", "protocols")
+MEV_TOPIC = "mev"
+MEV_KINDS = ("sandwiches", "arbitrages", "liquidations")
 SWAP_FAMILIES = frozenset({"uniswap_v2", "uniswap_v3"})
 BLOCK_TIMES_KEPT = 4096
 
@@ -49,6 +54,15 @@ def _plain(value: Any) -> Any:
     return str(value) if abs(value) > 2**53 else value
 
 
+def _plain_deep(value: Any) -> Any:
+    """`_plain` through nested lists and objects."""
+    if isinstance(value, dict):
+        return {k: _plain_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_deep(v) for v in value]
+    return _plain(value)
+
+
 class Feed:
     """Bus subscriptions translated into hub updates; start() subscribes before returning."""
 
@@ -69,6 +83,8 @@ class Feed:
             routes[BLOCKS] = self._blocks
         if "swaps" in self.hub.logs:
             routes[EVENTS] = self._swaps
+        if "mev" in self.hub.logs:
+            routes[MEV_TOPIC] = self._mev
         return routes
 
     def _handlers(self) -> dict[str, Handle]:
@@ -161,3 +177,19 @@ class Feed:
                 )
             )
         return out
+
+    def _mev(self, message: Message) -> Iterable[tuple[str, dict[str, Any]]]:
+        found = message.json()
+        chain, number = str(found["chain"]), int(found["block"])
+        lists = {kind: _plain_deep(list(found.get(kind) or ())) for kind in MEV_KINDS}
+        timestamp = found.get("timestamp")
+        data = {
+            "id": chain,
+            "chain": chain,
+            "value": sum(len(items) for items in lists.values()),
+            "timestamp": int(timestamp) if timestamp is not None else self._block_times.get((chain, number)),
+            "change24h": None,
+            "block": number,
+            **lists,
+        }
+        return [("mev", data)]

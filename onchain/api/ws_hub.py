@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 # design.md's broadcast channels that exist so far, plus `swaps` (recent DEX swaps, for the dashboard).
-CHANNELS: tuple[str, ...] = ("protocols", "tvl", "prices", "volumes", "blocks", "swaps")
+CHANNELS: tuple[str, ...] = ("protocols", "tvl", "prices", "volumes", "blocks", "swaps", "mev")
 # Per-user channels: each message is addressed to one user.
 PRIVATE_CHANNELS: tuple[str, ...] = ("alerts",)
 
