@@ -111,6 +111,7 @@ def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url
         prices = httpx.get(f"{base}/v2/realtime/prices", timeout=10)
         pool = httpx.get(f"{base}/v2/pools/ethereum:{PAIR}", timeout=10)
         protocols = httpx.get(f"{base}/v2/protocols", timeout=10).json()["protocols"]
+        pools = httpx.get(f"{base}/v2/pools", params={"chain": "ethereum"}, timeout=10).json()["pools"]
 
     assert prices.status_code == 200, prices.text
     coins = prices.json()["coins"]
@@ -128,3 +129,5 @@ def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url
     # the shipped directory does not know).
     assert [p["id"] for p in protocols] == ["sushiswap", "uniswap-v2"]
     assert all(p["tvl"] > 0 and p["chains"] == ["ethereum"] for p in protocols)
+    # The pools with events in these blocks, not every pool of the shipped directory.
+    assert served in pools and all(p["block"] in (17173049, 17173050) for p in pools)

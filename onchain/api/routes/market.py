@@ -83,10 +83,11 @@ async def list_protocols(market: MarketDep) -> dict[str, Any]:
 
 @router.get("/v2/protocols/{slug}")
 async def get_protocol(market: MarketDep, slug: str) -> dict[str, Any]:
-    """One protocol's summary and its pools' ids."""
+    """One protocol's summary and the ids of its pools seen in events."""
     state = market.state
     summary = state.protocol_summary(_slug(state, slug))
-    summary["pools"] = sorted(pool_id for pool_id, pool in state.pools.items() if pool.spec.protocol == slug)
+    summary["pools"] = sorted(pool_id for pool_id, pool in state.pools.items()
+                              if pool.spec.protocol == slug and pool.updated)
     return summary
 
 
@@ -124,6 +125,8 @@ async def list_pools(
     state = market.state
     views = []
     for pool_id, pool in sorted(state.pools.items()):
+        if not pool.updated:  # a directory pool with no event yet has nothing to show
+            continue
         if (protocol is None or pool.spec.protocol == protocol) and (chain is None or pool.spec.chain == chain):
             view = state.pool_view(pool_id)
             if view is not None:
