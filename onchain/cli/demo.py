@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import uvicorn
@@ -34,6 +34,10 @@ from onchain.sources.devnet_traffic import TrafficGenerator
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.rpc import RpcSource
 from onchain.storage.records import TokenRecord
+
+if TYPE_CHECKING:
+    from onchain.alerts.service import AlertService
+    from onchain.analytics.service import AnalyticsService
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,7 @@ async def _serve(
     settings: Settings, runtime: Runtime, devnet: Devnet, deployment: Deployment, options: DemoOptions
 ) -> None:
     from onchain.alerts.service import AlertService
+    from onchain.analytics.service import AnalyticsService
     from onchain.metrics.service import MarketService
 
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -137,19 +142,28 @@ async def _serve(
     )
     market.configure_devnet(deployment)
     await market.start()
+    analytics = await AnalyticsService.open(settings, market, runtime.bus)
     alerts = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens)
     await alerts.start()
     try:
-        await _run(settings, runtime, devnet, deployment, options, market)
+        await _run(settings, runtime, devnet, deployment, options, market, analytics, alerts)
     finally:
         await alerts.stop()
+        await analytics.stop()
         await market.stop()
         if redis is not None:
             await redis.aclose()
 
 
 async def _run(
-    settings: Settings, runtime: Runtime, devnet: Devnet, deployment: Deployment, options: DemoOptions, market: Any
+    settings: Settings,
+    runtime: Runtime,
+    devnet: Devnet,
+    deployment: Deployment,
+    options: DemoOptions,
+    market: Any,
+    analytics: AnalyticsService,
+    alerts: AlertService,
 ) -> None:
     """Ingest, API, traffic (and the block printer) side by side until one of them ends or we are cancelled."""
     from onchain.api.app import create_app, uvicorn_config
@@ -159,6 +173,8 @@ async def _run(
     # anvil answers trace_block, so MEV is detected from call traces as on a tracing mainnet node.
     source = RpcSource(DEVNET_CHAIN, client, ws_url=ws_url, poll_interval=max(0.2, options.block_time / 2), traces=True)
     api = create_app(settings, runtime, market=market, rpc_clients={DEVNET_CHAIN: client}, chains=runtime.chains)
+    api.state.analytics = analytics
+    api.state.alerts = alerts
     server = uvicorn.Server(uvicorn_config(api, options.host, options.port, log_level=settings.log_level.lower()))
     traffic = TrafficGenerator(devnet, seed=options.seed, tx_per_block=options.tx_per_block)
     printer = None if options.quiet else await BlockPrinter.subscribe(runtime, deployment)

@@ -23,6 +23,7 @@ import uvicorn
 from redis.asyncio import Redis
 
 from onchain.alerts.service import AlertService
+from onchain.analytics.service import AnalyticsService
 from onchain.api import create_app, uvicorn_config
 from onchain.api.deps import EndpointReporter
 from onchain.chains.registry import ChainRegistry
@@ -86,18 +87,22 @@ async def serve(settings: Settings, host: str, port: int, role: Role) -> None:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         market = MarketService(runtime.store, runtime.bus, redis=redis, redis_prefix=settings.redis_prefix)
         await market.start()
+        # Anomalies and protocol risk on the stream (bus topics `anomalies`, `risk`), for the API and alerts.
+        analytics = await AnalyticsService.open(settings, market, runtime.bus)
         alerts = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens) if role is Role.all else None
         if alerts is not None:
             await alerts.start()
         try:
             api = create_app(settings, runtime, market=market, rpc_clients=rpc_clients, chains=runtime.chains)
             api.state.alerts = alerts
+            api.state.analytics = analytics
             server = uvicorn.Server(uvicorn_config(api, host, port, log_level=settings.log_level.lower()))
             typer.echo(f"serving on http://{host}:{port}/ (docs at /docs, live at ws://{host}:{port}/v2/realtime)")
             await server.serve()
         finally:
             if alerts is not None:
                 await alerts.stop()
+            await analytics.stop()
             await market.stop()
             if redis is not None:
                 await redis.aclose()

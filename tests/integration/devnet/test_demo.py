@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from onchain.sources.devnet import find_anvil
@@ -19,6 +20,7 @@ from onchain.sources.devnet import find_anvil
 pytestmark = pytest.mark.devnet
 
 ONCHAIN = Path(sys.executable).with_name("onchain")
+JWT_SECRET = "demo-test-secret-0123456789abcdef0123"
 
 
 def _free_port() -> int:
@@ -57,7 +59,8 @@ def test_demo_serves_the_devnet_and_stops_cleanly(tmp_path: Path) -> None:
         pytest.skip("anvil not installed (node_modules/.bin/anvil); run `make install`")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONCHAIN_")}
-    env |= {"ONCHAIN_DATA_DIR": str(tmp_path / "data"), "ONCHAIN_LOG_LEVEL": "WARNING"}
+    env |= {"ONCHAIN_DATA_DIR": str(tmp_path / "data"), "ONCHAIN_LOG_LEVEL": "WARNING",
+            "ONCHAIN_JWT_SECRET": JWT_SECRET}
     process = subprocess.Popen(
         [str(ONCHAIN), "demo", "--port", str(port), "--block-time", "0.3"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -73,6 +76,15 @@ def test_demo_serves_the_devnet_and_stops_cleanly(tmp_path: Path) -> None:
         prices = httpx.get(f"{api}/v2/realtime/prices", timeout=5).json()["coins"]
         weth = prices["devnet:0x5fbdb2315678afecb367f032d93f642f64180aa3"]
         assert weth["symbol"] == "WETH" and weth["source"] == "chainlink" and weth["price"] > 0
+        # The demo runs the analytics service: risk and the protocol's analytics answer (503 without it).
+        claims = {"sub": "demo-analyst", "aud": "onchain-services", "tier": "pro", "exp": int(time.time()) + 600}
+        auth = {"Authorization": "Bearer " + jwt.encode(claims, JWT_SECRET, algorithm="HS256")}
+        risk = httpx.get(f"{api}/v2/analytics/risk/uniswap-v2", headers=auth, timeout=5)
+        assert risk.status_code == 200, risk.text
+        assert 0 <= risk.json()["score"] <= 100
+        gathered = httpx.get(f"{api}/v2/protocols/uniswap-v2/analytics", headers=auth, timeout=5)
+        assert gathered.status_code == 200, gathered.text
+        assert gathered.json()["protocol"] == gathered.json()["risk"]["protocol"] == "uniswap-v2"
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
