@@ -3,7 +3,9 @@
 It reads the market topics (`prices`, `tvl`, `volumes`, `risk`: `{"id", "value", "timestamp", "block", ...}`),
 the pipeline's `events` (ERC-20 Transfers, valued in USD with the latest price and the token's decimals),
 `blocks` (for block timestamps), and `mev` (findings shaped like one block of `onchain mev inspect`, with
-`chain`). Rule changes made through the API arrive on `alert-rules` as `{"op": "upsert"|"delete", "id"}`,
+`chain`), and `anomalies` (the analytics service's findings: `{"kind", "subject", "chain", "block",
+"timestamp", "value", ...}`; an anomaly touches its subject, its chain and, for a pool, its protocol).
+Rule changes made through the API arrive on `alert-rules` as `{"op": "upsert"|"delete", "id"}`,
 so an engine in another process (role `alerts`) follows them without polling the database.
 """
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RULES_TOPIC = "alert-rules"
 MEV_TOPIC = "mev"
+ANOMALIES_TOPIC = "anomalies"
 LEVEL_TOPICS: dict[str, str] = {"prices": "price", "tvl": "tvl", "volumes": "volume", "risk": "risk"}
 BLOCK_TIMES_KEPT = 4096
 
@@ -92,6 +95,8 @@ class Evaluator:
             return self._occur(self._transfers(payload)) if self.book.watches("transfer") else []
         if topic == MEV_TOPIC:
             return self._occur(self._mev(payload)) if self.book.watches("mev") else []
+        if topic == ANOMALIES_TOPIC:
+            return self._occur(self._anomalies(payload)) if self.book.watches("anomaly") else []
         return []
 
     def _occur(self, occurrences: Iterable[Occurrence]) -> list[Firing]:
@@ -177,6 +182,37 @@ class Evaluator:
                     )
 
 
+    def _anomalies(self, payload: Any) -> Iterable[Occurrence]:
+        """Each anomaly (one or a list) as an occurrence of its subject, chain and (for a pool) protocol."""
+        for anomaly in payload if isinstance(payload, list) else [payload]:
+            if not isinstance(anomaly, dict):
+                continue
+            subject = anomaly.get("subject") or {}
+            subject_id = str(subject.get("id") or anomaly.get("id") or "").lower()
+            chain = str(anomaly.get("chain") or "").lower()
+            number = int(anomaly["block"])
+            details = anomaly.get("details") or {}
+            subjects = [subject_id, chain]
+            if isinstance(details, dict) and details.get("protocol"):
+                subjects.append(str(details["protocol"]).lower())
+            yield Occurrence(
+                "anomaly",
+                tuple(s for s in subjects if s),
+                float(anomaly.get("value") or 0.0),
+                int(anomaly.get("timestamp") or self._time_of(chain, number)),
+                key=f"{chain}:{number}:{anomaly.get('kind')}:{subject_id}",
+                block=number,
+                chain=chain or None,
+                data={
+                    "kind": anomaly.get("kind"),
+                    "anomaly": subject,
+                    "value": anomaly.get("value"),
+                    "anomalyThreshold": anomaly.get("threshold"),
+                    "details": details,
+                },
+            )
+
+
 class AlertEngine:
     """Holds the active rules and evaluates every update the bus brings; firings go to the outbox."""
 
@@ -239,7 +275,7 @@ class AlertEngine:
 
     async def start(self) -> None:
         """Subscribe first, then load rules, so no update between the two is missed."""
-        topics = [*LEVEL_TOPICS, BLOCKS, EVENTS, MEV_TOPIC]
+        topics = [*LEVEL_TOPICS, BLOCKS, EVENTS, MEV_TOPIC, ANOMALIES_TOPIC]
         subscriptions = [await self.bus.subscribe(topic) for topic in topics]
         rules = await self.bus.subscribe(RULES_TOPIC)
         await self.load()

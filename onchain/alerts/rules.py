@@ -4,7 +4,8 @@ A rule watches one subject (a protocol, coin, pool, wallet or chain) for one con
 `all`/`any` of several. Two kinds of input reach it:
 
 - levels (`Observation`): the newest value of a metric (`price`, `tvl`, `volume`, `risk`) for a subject;
-- occurrences (`Occurrence`): one-off happenings (`transfer`, `mev`) with a USD size.
+- occurrences (`Occurrence`): one-off happenings (`transfer`, `mev`) with a USD size, and `anomaly`
+  (an anomaly the analytics service flagged) sized by its measure (drop fraction, volume ratio, |price - 1|).
 
 Firing uses crossing semantics: a rule fires when an input makes its condition true while the previous
 input made it false, never again while it stays true. A rule created while its condition already holds
@@ -28,7 +29,7 @@ from onchain.domain.ids import normalize_address, split_coin_id
 
 SubjectType = Literal["protocol", "coin", "pool", "wallet", "chain"]
 Metric = Literal["price", "tvl", "volume", "risk"]
-OccurrenceKind = Literal["transfer", "mev"]
+OccurrenceKind = Literal["transfer", "mev", "anomaly"]
 Operator = Literal["below", "above", "change", "spike", "event"]
 Mode = Literal["single", "all", "any"]
 
@@ -61,6 +62,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
         ConditionSpec("large_transfer", "transfer", "event", frozenset({"wallet", "coin", "chain"})),
         ConditionSpec("mev_detected", "mev", "event", frozenset({"chain", "pool", "protocol", "wallet"})),
         ConditionSpec("risk_above", "risk", "above", frozenset({"protocol"})),
+        ConditionSpec("anomaly", "anomaly", "event", frozenset({"protocol", "pool", "coin", "chain"})),
     )
 }
 LEVEL_METRICS: frozenset[str] = frozenset({"price", "tvl", "volume", "risk"})
@@ -272,6 +274,9 @@ def check_condition(item: ConditionIn, subject_type: str) -> None:
     elif spec.operator == "spike":
         if threshold is None or threshold <= 1:
             raise ValueError(f"{spec.name} needs a threshold > 1 (a multiple of the window's average)")
+    elif spec.name == "anomaly":
+        if threshold is not None and threshold < 0:
+            raise ValueError("anomaly takes an optional threshold >= 0: the least anomaly value that fires")
     elif threshold is None and spec.name == "large_transfer":
         raise ValueError("large_transfer needs a threshold in USD")
     elif threshold is not None and threshold < 0:
@@ -349,7 +354,8 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
-    """A one-off happening (a transfer, an MEV finding) touching several subjects at once."""
+    """A one-off happening (a transfer, an MEV finding, an anomaly) touching several subjects at once;
+    `value_usd` is its size (for an anomaly, its measure, not USD)."""
 
     kind: str
     subject_ids: tuple[str, ...]
@@ -642,7 +648,7 @@ class RuleBook:
                 data = {
                     **occ.data,
                     "subject": {"type": rule.subject_type, "id": rule.subject_id},
-                    "valueUsd": occ.value_usd,
+                    _size_key(occ.kind): occ.value_usd,
                     "threshold": cond.threshold,
                 }
                 self._emit(fired, rule, occ.timestamp, occ.block, occ.chain, f"{occ.kind}:{occ.key}", data)
@@ -700,7 +706,7 @@ class RuleBook:
             return
         data: dict[str, Any] = {**occ.data, "subject": {"type": rule.subject_type, "id": rule.subject_id}}
         data["conditions"] = self._details(rule, context)
-        data["valueUsd"] = occ.value_usd
+        data[_size_key(occ.kind)] = occ.value_usd
         self._emit(fired, rule, occ.timestamp, occ.block, occ.chain, f"{occ.kind}:{occ.key}", data)
 
     def _evaluate(self, rule: Rule, context: _Context | None) -> bool | None:
@@ -739,7 +745,7 @@ class RuleBook:
             occ = context.occ if context is not None else None
             hit = occ is not None and occ.kind == spec.source and occ.value_usd >= cond.threshold
             if hit and detail is not None and occ is not None:
-                detail["valueUsd"] = occ.value_usd
+                detail[_size_key(occ.kind)] = occ.value_usd
             return hit
         moving = context is not None and context.obs is not None and context.obs.metric == spec.source
         level = context.level if moving and context is not None else self._levels.get((spec.source, rule.subject_id))
@@ -800,6 +806,11 @@ class _Context:
     baseline: float | None
     occ: Occurrence | None
     level: _Level | None  # the level `obs` updated
+
+
+def _size_key(kind: str) -> str:
+    """Where a firing records an occurrence's size: USD for transfers and MEV, the measure for anomalies."""
+    return "value" if kind == "anomaly" else "valueUsd"
 
 
 def _level_key(obs: Observation) -> str:

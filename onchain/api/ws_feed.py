@@ -6,7 +6,9 @@ Market topics (`prices`, `tvl`, `volumes`, `protocols`) already carry the update
 update per DEX Swap, for the dashboard's recent swaps; amounts as decimal strings, since JSON
 numbers lose precision past 2**53). The MEV service's `mev` (one block's findings) becomes one `mev`
 update per block with findings (id = chain, value = how many findings, plus the `sandwiches`,
-`arbitrages` and `liquidations` lists; wei amounts past 2**53 as decimal strings). The alert worker's
+`arbitrages` and `liquidations` lists; wei amounts past 2**53 as decimal strings). The analytics
+service's `anomalies` pass through to `anomalies` (id = the subject: protocol slug, pool or coin id,
+so `protocolIds`/`tokenIds` filter them). The alert worker's
 `alerts` topic (`{"userId", "message"}`) is not broadcast: each message goes to its owner's connections
 on the private `alerts` channel.
 """
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MARKET_TOPICS = ("prices", "tvl", "volumes", "protocols")
 MEV_TOPIC = "mev"
+ANOMALIES_TOPIC = "anomalies"
 MEV_KINDS = ("sandwiches", "arbitrages", "liquidations")
 SWAP_FAMILIES = frozenset({"uniswap_v2", "uniswap_v3"})
 BLOCK_TIMES_KEPT = 4096
@@ -85,6 +88,8 @@ class Feed:
             routes[EVENTS] = self._swaps
         if "mev" in self.hub.logs:
             routes[MEV_TOPIC] = self._mev
+        if "anomalies" in self.hub.logs:
+            routes[ANOMALIES_TOPIC] = self._anomalies
         return routes
 
     def _handlers(self) -> dict[str, Handle]:
@@ -193,3 +198,11 @@ class Feed:
             **lists,
         }
         return [("mev", data)]
+
+    def _anomalies(self, message: Message) -> Iterable[tuple[str, dict[str, Any]]]:
+        found = message.json()
+        out = []
+        for anomaly in found if isinstance(found, list) else [found]:
+            if isinstance(anomaly, dict):
+                out.append(("anomalies", {**anomaly, "id": str(anomaly["id"]).lower(), "change24h": None}))
+        return out

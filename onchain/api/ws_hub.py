@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import orjson
 
-# design.md's broadcast channels that exist so far, plus `swaps` (recent DEX swaps, for the dashboard).
-CHANNELS: tuple[str, ...] = ("protocols", "tvl", "prices", "volumes", "blocks", "swaps", "mev")
+# design.md's broadcast channels, plus `swaps` (recent DEX swaps, for the dashboard) and `anomalies`.
+CHANNELS: tuple[str, ...] = ("protocols", "tvl", "prices", "volumes", "blocks", "swaps", "mev", "anomalies")
 # Per-user channels: each message is addressed to one user.
 PRIVATE_CHANNELS: tuple[str, ...] = ("alerts",)
 

@@ -273,3 +273,33 @@ def test_invalid_rules_say_what_is_wrong(overrides: dict[str, Any], message: str
 def test_durations() -> None:
     assert parse_duration("1h", "w") == 3600 and parse_duration(90, "w") == 90 and parse_duration("7d", "w") == 604800
     assert parse_duration(None, "w") is None
+
+
+def test_anomaly_condition_fires_on_its_subject_and_the_pools_protocol() -> None:
+    """An `anomaly` rule reads the analytics service's `anomalies` topic; a pool's anomaly also touches
+    its protocol and chain, and the optional threshold is the least anomaly value that fires."""
+    from onchain.alerts.engine import ANOMALIES_TOPIC, Evaluator
+    from onchain.analytics.anomalies import Anomaly
+
+    pool = "ethereum:0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc"
+    evaluator = Evaluator()
+    evaluator.book.add(Rule("on-pool", "pool", pool, (Condition("anomaly", 0.0),)))
+    evaluator.book.add(Rule("on-protocol", "protocol", "uniswap-v2", (Condition("anomaly", 0.9),)))
+    evaluator.book.add(Rule("elsewhere", "protocol", "curve", (Condition("anomaly", 0.0),)))
+    drop = Anomaly("tvl_drop", "pool", pool, "ethereum", 17173049, 1683000000, 0.85, 0.5,
+                   {"protocol": "uniswap-v2", "from": 2.0e7, "to": 3.0e6})
+    fired = evaluator.evaluate(ANOMALIES_TOPIC, drop.as_dict())
+    assert [f.rule_id for f in fired] == ["on-pool"]  # 0.85 is under on-protocol's threshold
+    [firing] = fired
+    assert firing.block == 17173049 and firing.data["kind"] == "tvl_drop" and firing.data["value"] == 0.85
+    assert firing.data["anomaly"] == {"type": "pool", "id": pool} and "valueUsd" not in firing.data
+    assert evaluator.evaluate(ANOMALIES_TOPIC, drop.as_dict()) == []  # the same anomaly redelivered
+    deeper = Anomaly("tvl_drop", "pool", pool, "ethereum", 17173050, 1683000012, 0.95, 0.5, {"protocol": "uniswap-v2"})
+    assert sorted(f.rule_id for f in evaluator.evaluate(ANOMALIES_TOPIC, [deeper.as_dict()])) == [
+        "on-pool", "on-protocol"
+    ]
+    with pytest.raises(ValidationError, match="does not apply to a wallet subject"):
+        RuleIn.model_validate(payload(subject={"type": "wallet", "id": "0x" + "11" * 20}, condition="anomaly",
+                                      threshold=None))
+    with pytest.raises(ValidationError, match="least anomaly value"):
+        RuleIn.model_validate(payload(subject={"type": "pool", "id": pool}, condition="anomaly", threshold=-1))
