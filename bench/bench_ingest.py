@@ -252,6 +252,8 @@ async def main(target_logs: int, runs: int) -> None:
     for label, rate in rows:
         goal = "  (goal >= 100,000)" if label.startswith("end to end, sqlite") else ""
         print(f"{label:<44} {rate:>10,.0f}{goal}")
+    print(f"end to end runs in one process (the pipeline's event loop, plus the database driver's I/O thread "
+          f"on SQLite); this machine has {os.cpu_count()} cores")
     for note in notes:
         print(note)
 

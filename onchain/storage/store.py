@@ -47,6 +47,8 @@ from onchain.storage.tables import tokens as tokens_table
 # OverflowError: a value the driver cannot bind (an integer beyond the column's 64 bits).
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError, OverflowError)
 _INT64_MAX = 2**63 - 1
+# Page size of new SQLite files (measured on 170k event rows, insert + index build: 16 KiB best, 4 KiB worst).
+_SQLITE_PAGE_SIZE = 16384
 
 # Every table whose rows derive from a block, with the column naming that block, in deletion order.
 _BY_BLOCK = (
@@ -124,6 +126,9 @@ def _engine_for(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        # Takes effect only while the file is still empty (a no-op on existing databases): 16 KiB pages make
+        # bulk inserts and index builds cheaper than the 4 KiB default (fewer page splits and page writes).
+        cursor.execute(f"PRAGMA page_size={_SQLITE_PAGE_SIZE}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
