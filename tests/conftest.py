@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from onchain.storage import Store
+from tests.integration.storage.databases import fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAINDATA = Path(os.environ.get("ONCHAIN_CHAINDATA", ROOT.parent / "shared" / "chaindata"))
@@ -50,3 +54,23 @@ def redis_url() -> str:
 def unique_prefix() -> str:
     """A key or schema prefix of this test's own, so runs never collide on shared servers."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of this test's own: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'onchain.db'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    async with fresh_postgres(server) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
