@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # Concurrent anonymous WebSocket connections per client address (keyed callers get their tier's); 0: no cap.
     ws_anonymous_connections: int = 1000
     webhook_allow_private: bool = False
+    # Alert delivery: the first retry delay in seconds (doubling, with jitter, up to the cap) and how long a
+    # worker leases the rows it claims (a worker killed mid-send leaves them to others after this).
+    alert_retry_base_delay: float = 10.0
+    alert_retry_max_delay: float = 3600.0
+    alert_delivery_lease: float = 60.0
     # Alert email: no host means the email channel is not configured (deliveries wait, then dead-letter).
     smtp_host: str = ""
     smtp_port: int = 25

@@ -34,7 +34,9 @@ class AlertService:
         self.store = AlertStore(store.engine)
         self.client = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT, headers={"User-Agent": "onchain-alerts"})
         senders = default_senders(settings, self.client, notifier or BusNotifier(bus))
-        self.worker = DeliveryWorker(self.store, senders, policy)
+        if policy is None:
+            policy = RetryPolicy(base_delay=settings.alert_retry_base_delay, max_delay=settings.alert_retry_max_delay)
+        self.worker = DeliveryWorker(self.store, senders, policy, lease=settings.alert_delivery_lease)
         self.engine = AlertEngine(self.store, bus, on_recorded=self.worker.wake, tokens=tokens)
 
     def wake(self) -> None:

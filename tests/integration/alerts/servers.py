@@ -42,6 +42,8 @@ class WebhookReceiver:
     secret: str = ""
     port: int = field(default_factory=free_port)
     status: int = 200
+    # When set, requests are recorded but never answered (a slow receiver holding the sender mid-request).
+    hang: bool = False
     received: list[Received] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _clients: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -80,6 +82,9 @@ class WebhookReceiver:
                 signature = headers.get(SIGNATURE_HEADER.lower(), "")
                 ok = verify(self.secret, timestamp, body, signature, now=int(time.time()))
                 self.received.append(Received(headers.get(DELIVERY_HEADER.lower(), ""), timestamp, signature, body, ok))
+                if self.hang:
+                    await reader.read()  # until the sender goes away
+                    return
                 reply = f"HTTP/1.1 {self.status} X\r\ncontent-length: 0\r\n\r\n".encode()
                 writer.write(reply)
                 await writer.drain()
