@@ -133,6 +133,7 @@ async def _serve(
     settings: Settings, runtime: Runtime, devnet: Devnet, deployment: Deployment, options: DemoOptions
 ) -> None:
     from onchain.alerts.service import AlertService
+    from onchain.analytics.mev.service import market_value_usd
     from onchain.analytics.service import AnalyticsService
     from onchain.metrics.service import MarketService
 
@@ -142,6 +143,7 @@ async def _serve(
     )
     market.configure_devnet(deployment)
     await market.start()
+    runtime.mev.value_usd = market_value_usd(market)  # findings get profit_usd at the market's prices
     analytics = await AnalyticsService.open(settings, market, runtime.bus)
     alerts = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens)
     await alerts.start()

@@ -23,6 +23,7 @@ import uvicorn
 from redis.asyncio import Redis
 
 from onchain.alerts.service import AlertService
+from onchain.analytics.mev.service import market_value_usd
 from onchain.analytics.service import AnalyticsService
 from onchain.api import create_app, uvicorn_config
 from onchain.api.deps import EndpointReporter
@@ -87,6 +88,7 @@ async def serve(settings: Settings, host: str, port: int, role: Role) -> None:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         market = MarketService(runtime.store, runtime.bus, redis=redis, redis_prefix=settings.redis_prefix)
         await market.start()
+        runtime.mev.value_usd = market_value_usd(market)  # findings get profit_usd at the market's prices
         # Anomalies and protocol risk on the stream (bus topics `anomalies`, `risk`), for the API and alerts.
         analytics = await AnalyticsService.open(settings, market, runtime.bus)
         alerts = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens) if role is Role.all else None

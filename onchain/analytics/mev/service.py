@@ -11,6 +11,12 @@ with ON DELETE CASCADE, so a rollback or rewrite of the block takes its findings
 commit, each block with findings goes out on the bus topic `mev` as `{"chain", "block", "timestamp",
 "sandwiches", "arbitrages", "liquidations"}` (findings in `onchain mev inspect`'s shape), which the
 alert engine's `mev_detected` and the analytics service's per-protocol counts read.
+
+Profit in USD is added here, at the edge, so the detectors stay pure: each stored and published
+finding carries `profit_usd` from the price engine (`value_usd`, wired by `onchain serve` to the
+market service) at the prices it holds when the block is inspected, or null when either no price
+engine is wired or it does not price the token. A liquidation's is its collateral's worth minus its
+debt's, when both are priced.
 """
 
 from __future__ import annotations
@@ -19,10 +25,10 @@ import asyncio
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from sqlalchemy import delete, select, tuple_
@@ -41,7 +47,13 @@ from onchain.storage.records import BlockWrite
 from onchain.storage.store import Store
 from onchain.storage.tables import blocks
 
+if TYPE_CHECKING:
+    from onchain.metrics.service import MarketService
+
 log = logging.getLogger(__name__)
+
+UsdValue = Callable[[str, str, int], "float | None"]
+"""`value_usd(chain, token, amount)`: USD worth of `amount` base units of `token`, None when unpriced."""
 
 MEV = "mev"
 # Finding kinds as stored and as `?kind=` names them, with the key of `onchain mev inspect`'s lists.
@@ -65,9 +77,40 @@ def detect(write: BlockWrite) -> BlockMev:
     )
 
 
-def finding_rows(chain: str, found: BlockMev) -> list[dict[str, Any]]:
-    """The block's findings as `mev_findings` rows (`data` holds each in `onchain mev inspect`'s shape)."""
+def market_value_usd(market: MarketService) -> UsdValue:
+    """The market service's current prices as a `UsdValue` (the token's decimals are the market's too)."""
+
+    def value_usd(chain: str, token: str, amount: int) -> float | None:
+        coin = f"{chain}:{token}"
+        price, info = market.state.prices.get(coin), market.state.tokens.get(coin)
+        if price is None or info is None:
+            return None
+        return amount / 10.0**info.decimals * price.price_usd
+
+    return value_usd
+
+
+def priced(chain: str, found: BlockMev, value_usd: UsdValue | None) -> dict[str, Any]:
+    """`onchain mev inspect`'s shape of the block, each finding with `profit_usd` (None when unknown)."""
     shaped = found.to_json()
+
+    def usd(token: str | None, amount: int | None) -> float | None:
+        if value_usd is None or token is None or amount is None:
+            return None
+        return value_usd(chain, token, amount)
+
+    for key in ("sandwiches", "arbitrages"):
+        for finding in shaped[key]:
+            finding["profit_usd"] = usd(finding["profit_token"], finding["profit_amount"])
+    for finding in shaped["liquidations"]:
+        collateral = usd(finding["collateral_token"], finding["collateral_amount"])
+        debt = usd(finding["debt_token"], finding["debt_amount"])
+        finding["profit_usd"] = None if collateral is None or debt is None else collateral - debt
+    return shaped
+
+
+def finding_rows(chain: str, block_number: int, shaped: dict[str, Any]) -> list[dict[str, Any]]:
+    """The block's findings (as `priced` shapes them) as `mev_findings` rows (`data` holds each)."""
     rows = []
     for kind, key in KINDS.items():
         for position, finding in enumerate(shaped[key]):
@@ -75,7 +118,7 @@ def finding_rows(chain: str, found: BlockMev) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "chain": chain,
-                    "block_number": found.block_number,
+                    "block_number": block_number,
                     "kind": kind,
                     "position": position,
                     "transaction_hash": finding.get("tx") or finding["frontrun_tx"],
@@ -104,9 +147,10 @@ class MevStats:
 class MevService:
     """Detects, stores and publishes MEV for each batch the pipeline commits (`committed` is its hook)."""
 
-    def __init__(self, store: Store, bus: Bus) -> None:
+    def __init__(self, store: Store, bus: Bus, value_usd: UsdValue | None = None) -> None:
         self.store = store
         self.bus = bus
+        self.value_usd = value_usd  # set once a price engine runs (serve wires the market service's)
         self.stats = MevStats()
 
     async def committed(self, batch: Sequence[BlockWrite]) -> None:
@@ -114,15 +158,15 @@ class MevService:
         if not batch:
             return
         chain = batch[0].bundle.chain
-        found: list[tuple[BlockWrite, BlockMev]] = []
+        found: list[tuple[BlockWrite, dict[str, Any]]] = []
         for write in batch:
-            found.append((write, detect(write)))
+            found.append((write, priced(chain, detect(write), self.value_usd)))
             if write.bundle.traces is not None:
                 self.stats.from_traces += 1
             else:
                 self.stats.from_events += 1
             await asyncio.sleep(0)  # a long backfill batch must not hold the event loop (the API shares it)
-        rows = [row for _, mev in found for row in finding_rows(chain, mev)]
+        rows = [row for write, mev in found for row in finding_rows(chain, write.bundle.block.number, mev)]
         numbers = [write.bundle.block.number for write in batch]
         async with self._transaction(f"storing MEV of {chain} blocks {numbers[0]}..{numbers[-1]}") as connection:
             table = mev_findings.c
@@ -137,17 +181,17 @@ class MevService:
         self.stats.findings.update(row["kind"] for row in rows)
         if self.bus.may_have_subscribers(MEV):
             for write, mev in found:
-                if mev.sandwiches or mev.arbitrages or mev.liquidations:
+                if any(mev[key] for key in KINDS.values()):
                     await self._publish(chain, write, mev)
 
-    async def _publish(self, chain: str, write: BlockWrite, mev: BlockMev) -> None:
+    async def _publish(self, chain: str, write: BlockWrite, mev: dict[str, Any]) -> None:
         """At most once, like every bus message: a failed publish is counted, the findings stay stored."""
-        payload = {"chain": chain, **mev.to_json(), "timestamp": write.bundle.block.timestamp}
+        payload = {"chain": chain, **mev, "timestamp": write.bundle.block.timestamp}
         try:
             await self.bus.publish(MEV, payload)
         except (BusError, OSError) as exc:
             self.stats.publish_failures += 1
-            log.warning("%s: publishing MEV of block %d failed: %s", chain, mev.block_number, exc)
+            log.warning("%s: publishing MEV of block %d failed: %s", chain, mev["block"], exc)
 
     @asynccontextmanager
     async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:

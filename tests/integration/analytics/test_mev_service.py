@@ -24,12 +24,13 @@ from onchain.alerts.engine import announce_rule_change
 from onchain.alerts.rules import RuleIn
 from onchain.alerts.service import AlertService
 from onchain.analytics.mev import inspect_recorded_block
-from onchain.analytics.mev.service import MEV, read_findings
+from onchain.analytics.mev.service import MEV, market_value_usd, read_findings
 from onchain.analytics.mev.tables import mev_findings
 from onchain.bus import MemoryBus
 from onchain.bus.base import Subscription
 from onchain.config import Settings
 from onchain.ingest.pipeline import IngestStats
+from onchain.metrics.service import MarketService
 from onchain.runtime import Runtime
 from onchain.sources.replay import ReplaySource
 from onchain.storage.store import Store
@@ -70,13 +71,18 @@ def inspected(files: list[Path]) -> dict[int, dict[str, Any]]:
     return {b["block"]: b for b in blocks if b["sandwiches"] or b["arbitrages"] or b["liquidations"]}
 
 
+def without_usd(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings as `onchain mev inspect` prints them: the service's `profit_usd` dropped."""
+    return [{k: v for k, v in finding.items() if k != "profit_usd"} for finding in findings]
+
+
 def as_blocks(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Stored rows regrouped into `onchain mev inspect`'s per-block shape."""
+    """Stored rows regrouped into `onchain mev inspect`'s per-block shape (without `profit_usd`)."""
     out: dict[int, dict[str, Any]] = {}
     for row in rows:
         block = out.setdefault(row["block"], {"block": row["block"], "sandwiches": [], "arbitrages": [],
                                               "liquidations": []})
-        finding = {k: v for k, v in row.items() if k not in ("chain", "block", "timestamp", "kind")}
+        finding = {k: v for k, v in row.items() if k not in ("chain", "block", "timestamp", "kind", "profit_usd")}
         block[LISTS[row["kind"]]].append(finding)
     return out
 
@@ -116,6 +122,8 @@ async def test_replayed_blocks_store_and_publish_what_inspect_finds(runtime: Run
     rows, following = await read_findings(runtime.store, chain="ethereum", limit=1000)
     assert following is None
     assert as_blocks(rows) == expected
+    # No price engine is wired to this runtime, so no profit has a USD value.
+    assert {row["profit_usd"] for row in rows} == {None}
     # Rows carry the stored block's timestamp, the recording's `block_timestamp`.
     recorded = json.loads((chaindata / "mev-inspect-blocks" / "12775690.json").read_text())["block_timestamp"]
     assert {row["timestamp"] for row in rows if row["block"] == 12775690} == {recorded}
@@ -126,9 +134,9 @@ async def test_replayed_blocks_store_and_publish_what_inspect_finds(runtime: Run
     for message in messages:
         assert set(message) == {"chain", "block", "timestamp", "sandwiches", "arbitrages", "liquidations"}
         assert message["chain"] == "ethereum"
-        assert {k: message[k] for k in ("block", "sandwiches", "arbitrages", "liquidations")} == expected[
-            message["block"]
-        ]
+        assert message["block"] == expected[message["block"]]["block"]
+        for key in LISTS.values():
+            assert without_usd(message[key]) == expected[message["block"]][key]
 
     # Findings of the files, to the wei (how they follow from the traces: tests/unit/analytics/mev).
     [sandwich] = expected[12775690]["sandwiches"]
@@ -204,9 +212,41 @@ async def test_blocks_without_traces_are_inspected_from_their_events(runtime: Ru
             "pool": "0x7054b0f980a7eb5b3a6b3446f3c947d80162775c",
             "profit_token": WETH,
             "profit_amount": 7291558767169110016 - 7056176614974947328,
+            "profit_usd": None,
         }
     ]
     assert [m["block"] for m in await drained(subscription)] == [17173049, 17173050]
+
+
+async def test_profit_in_usd_comes_from_the_market_that_saw_the_blocks(runtime: Runtime, chaindata: Path) -> None:
+    """The same logs-path sandwich of block 17173049, with the market service as price engine.
+
+    The market folds the replayed blocks from the bus; its WETH price is the WETH/stablecoin pairs'
+    reserves ratio in these blocks, about 1830 USD. The second replay re-inspects the blocks with that
+    engine wired, so the stored and published sandwich's `profit_usd` is its WETH profit
+    (235382152194162688 wei = 0.2354 WETH) times that price, about 430 USD.
+    """
+    market = MarketService(runtime.store, runtime.bus)
+    await market.start()
+    try:
+        folder = chaindata / "ethereum-etl-17173049"
+        await replay(runtime, folder)
+        await market.rebuild()  # every replayed block folded, whatever the bus task has reached
+        runtime.mev.value_usd = market_value_usd(market)
+        subscription = await runtime.bus.subscribe(MEV)
+        await replay(runtime, folder)
+        published = [m for m in await drained(subscription) if m["block"] == 17173049]
+    finally:
+        await market.stop()
+    weth_usd = market.state.prices[f"ethereum:{WETH}"].price_usd
+    assert 1800 < weth_usd < 1860
+    profit = 7291558767169110016 - 7056176614974947328
+    [row] = (await read_findings(runtime.store, kind="sandwich", from_block=17173049, to_block=17173049))[0]
+    assert row["profit_amount"] == profit
+    assert row["profit_usd"] == pytest.approx(profit / 1e18 * weth_usd)
+    assert 420 < row["profit_usd"] < 440
+    [message] = published
+    assert message["sandwiches"][0]["profit_usd"] == row["profit_usd"]
 
 
 async def test_mev_detected_alert_fires_on_the_published_sandwich(runtime: Runtime, chaindata: Path) -> None:
