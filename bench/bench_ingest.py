@@ -10,7 +10,7 @@ synchronous=NORMAL, COPY on PostgreSQL) and publishing to the in-process bus aft
 range is a long load, so the pipeline builds the events-by-address index once at the end, as it would
 for any backfill of >= 500 blocks into a store holding less than 30 events per block of the range.
 Stage figures (parse only, decode only, store only) are printed beside the end-to-end one; stages run
-with the pipeline's GC setting. Every figure is the median of `--runs` runs (fresh database each).
+with the pipeline's GC setting for bounded runs. Every figure is the median of `--runs` runs (fresh database each).
 
 Run: `.venv/bin/python -m bench.bench_ingest [--logs N]`. PostgreSQL is measured when the server named
 by ONCHAIN_TEST_POSTGRES_URL (default postgres@127.0.0.1:5432) answers; a scratch database is created
@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 
 from onchain.bus.memory import MemoryBus
 from onchain.domain.chain import BlockBundle
-from onchain.ingest.pipeline import Pipeline, _fewer_collections
+from onchain.ingest.pipeline import BOUNDED_YOUNG_GENERATION, Pipeline, _fewer_collections
 from onchain.protocols.registry import Decoder
 from onchain.sources.parse import build_bundle
 from onchain.storage.records import BlockWrite
@@ -202,7 +202,7 @@ async def main(target_logs: int, runs: int) -> None:
     writes: list[BlockWrite] = []
 
     async def parse_once(_run: int) -> float:
-        with _fewer_collections():
+        with _fewer_collections(BOUNDED_YOUNG_GENERATION):
             started = time.perf_counter()
             parse(answers)
             return time.perf_counter() - started
@@ -210,7 +210,7 @@ async def main(target_logs: int, runs: int) -> None:
     async def decode_once(_run: int) -> float:
         # One decoder throughout: these blocks create no pools, so every run decodes the same way.
         bundles = parse(answers)
-        with _fewer_collections():
+        with _fewer_collections(BOUNDED_YOUNG_GENERATION):
             started = time.perf_counter()
             decoded = [BlockWrite(bundle, decoder.decode(bundle.logs).events) for bundle in bundles]
             seconds = time.perf_counter() - started
@@ -233,7 +233,7 @@ async def main(target_logs: int, runs: int) -> None:
 
             async def store_once(run: int, name: str = name) -> float:
                 async with scratch_database(name, Path(scratch), f"store{run}") as url:
-                    with _fewer_collections():
+                    with _fewer_collections(BOUNDED_YOUNG_GENERATION):
                         return await store_only(url, writes, batch_logs=100_000)
 
             async def e2e_once(run: int, name: str = name) -> float:
