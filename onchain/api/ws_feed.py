@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MARKET_TOPICS = ("prices", "tvl", "volumes", "protocols")
 MEV_TOPIC = "mev"
 ANOMALIES_TOPIC = "anomalies"
-MEV_KINDS = ("sandwiches", "arbitrages", "liquidations")
+MEV_KINDS = ("sandwiches", "arbitrages", "liquidations", "jit")
 SWAP_FAMILIES = frozenset({"uniswap_v2", "uniswap_v3"})
 BLOCK_TIMES_KEPT = 4096
 

@@ -9,7 +9,7 @@ inspected from them, exactly as `onchain mev inspect` does; one without, from it
 Storing replaces the block's findings, so re-ingesting writes them once; rows reference their block
 with ON DELETE CASCADE, so a rollback or rewrite of the block takes its findings with it. After the
 commit, each block with findings goes out on the bus topic `mev` as `{"chain", "block", "timestamp",
-"sandwiches", "arbitrages", "liquidations"}` (findings in `onchain mev inspect`'s shape), which the
+"sandwiches", "arbitrages", "liquidations", "jit"}` (findings in `onchain mev inspect`'s shape), which the
 alert engine's `mev_detected` and the analytics service's per-protocol counts read.
 
 Profit in USD is added here, at the edge, so the detectors stay pure: each stored and published
@@ -17,6 +17,11 @@ finding carries `profit_usd` from the price engine (`value_usd`, wired by `oncha
 market service) at the prices it holds when the block is inspected, or null when either no price
 engine is wired or it does not price the token. A liquidation's is its collateral's worth minus its
 debt's, when both are priced.
+
+Stored, served and published rows also hold a fourth kind, `jit` (Uniswap V3 just-in-time liquidity,
+read from the block's Mint, Swap and Burn events on either path; see `jit.py`): `onchain mev inspect`
+prints the three kinds of design.md only. A JIT finding's `profit_usd` is the worth of its
+`net_amounts` when both pool tokens are known and priced.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onchain.analytics.mev.arbitrages import get_arbitrages
 from onchain.analytics.mev.inspect import BlockMev, inspect_traces
+from onchain.analytics.mev.jit import MINT, JitLiquidity, get_jit
 from onchain.analytics.mev.logs import liquidations_from_events, swaps_from_events
 from onchain.analytics.mev.sandwiches import get_sandwiches
 from onchain.analytics.mev.tables import mev_findings
@@ -57,7 +63,11 @@ UsdValue = Callable[[str, str, int], "float | None"]
 
 MEV = "mev"
 # Finding kinds as stored and as `?kind=` names them, with the key of `onchain mev inspect`'s lists.
-KINDS: dict[str, str] = {"sandwich": "sandwiches", "arbitrage": "arbitrages", "liquidation": "liquidations"}
+KINDS: dict[str, str] = {"sandwich": "sandwiches", "arbitrage": "arbitrages", "liquidation": "liquidations",
+                         "jit": "jit"}
+# Each kind's transaction and searcher fields (the columns `transaction_hash` and `searcher`).
+_INDEXED = {"sandwich": ("frontrun_tx", "searcher"), "arbitrage": ("tx", "searcher"),
+            "liquidation": ("tx", "liquidator"), "jit": ("mint_tx", "searcher")}
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
@@ -77,6 +87,13 @@ def detect(write: BlockWrite) -> BlockMev:
     )
 
 
+def detect_jit(write: BlockWrite) -> list[JitLiquidity]:
+    """The block's JIT positions from its events (tokens named by the swaps its transfers resolve)."""
+    if not any(event.kind == MINT for event in write.events):
+        return []
+    return get_jit(write.events, swaps_from_events(write.events))
+
+
 def market_value_usd(market: MarketService) -> UsdValue:
     """The market service's current prices as a `UsdValue` (the token's decimals are the market's too)."""
 
@@ -90,9 +107,13 @@ def market_value_usd(market: MarketService) -> UsdValue:
     return value_usd
 
 
-def priced(chain: str, found: BlockMev, value_usd: UsdValue | None) -> dict[str, Any]:
-    """`onchain mev inspect`'s shape of the block, each finding with `profit_usd` (None when unknown)."""
+def priced(
+    chain: str, found: BlockMev, value_usd: UsdValue | None, jit: Sequence[JitLiquidity] = ()
+) -> dict[str, Any]:
+    """`onchain mev inspect`'s shape of the block plus its `jit` list, each finding with `profit_usd`
+    (None when unknown)."""
     shaped = found.to_json()
+    shaped["jit"] = [position.to_json() for position in jit]
 
     def usd(token: str | None, amount: int | None) -> float | None:
         if value_usd is None or token is None or amount is None:
@@ -106,6 +127,10 @@ def priced(chain: str, found: BlockMev, value_usd: UsdValue | None) -> dict[str,
         collateral = usd(finding["collateral_token"], finding["collateral_amount"])
         debt = usd(finding["debt_token"], finding["debt_amount"])
         finding["profit_usd"] = None if collateral is None or debt is None else collateral - debt
+    for finding in shaped["jit"]:
+        net0, net1 = finding["net_amounts"]
+        worth0, worth1 = usd(finding["token0"], net0), usd(finding["token1"], net1)
+        finding["profit_usd"] = None if worth0 is None or worth1 is None else worth0 + worth1
     return shaped
 
 
@@ -121,10 +146,10 @@ def finding_rows(chain: str, block_number: int, shaped: dict[str, Any]) -> list[
                     "block_number": block_number,
                     "kind": kind,
                     "position": position,
-                    "transaction_hash": finding.get("tx") or finding["frontrun_tx"],
-                    "searcher": finding.get("searcher") or finding["liquidator"],
+                    "transaction_hash": finding[_INDEXED[kind][0]],
+                    "searcher": finding[_INDEXED[kind][1]],
                     "pool": finding.get("pool"),
-                    "protocol": finding.get("protocol"),
+                    "protocol": finding.get("protocol") or ("uniswap_v3" if kind == "jit" else None),
                     "profit_token": finding.get("profit_token"),
                     "profit_amount": None if profit is None else str(profit),
                     "data": encode_args(finding),
@@ -160,7 +185,7 @@ class MevService:
         chain = batch[0].bundle.chain
         found: list[tuple[BlockWrite, dict[str, Any]]] = []
         for write in batch:
-            found.append((write, priced(chain, detect(write), self.value_usd)))
+            found.append((write, priced(chain, detect(write), self.value_usd, detect_jit(write))))
             if write.bundle.traces is not None:
                 self.stats.from_traces += 1
             else:

@@ -132,7 +132,7 @@ async def test_replayed_blocks_store_and_publish_what_inspect_finds(runtime: Run
     messages = await drained(subscription)
     assert [m["block"] for m in messages] == sorted(expected)
     for message in messages:
-        assert set(message) == {"chain", "block", "timestamp", "sandwiches", "arbitrages", "liquidations"}
+        assert set(message) == {"chain", "block", "timestamp", "sandwiches", "arbitrages", "liquidations", "jit"}
         assert message["chain"] == "ethereum"
         assert message["block"] == expected[message["block"]]["block"]
         for key in LISTS.values():
