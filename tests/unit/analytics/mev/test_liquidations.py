@@ -65,6 +65,11 @@ EXPECTED = [
 
 @pytest.mark.parametrize("case", EXPECTED, ids=lambda c: f"{c[0]}-{c[1][:10]}")
 def test_liquidation_matches_reference(inspected: Callable[[int], BlockMev], case: tuple[object, ...]) -> None:
+    # How each row follows from the block's traces: the liquidation call (liquidationCall on Aave,
+    # liquidateBorrow on Compound/CREAM) names the liquidator (its caller) and the market; the debt
+    # amount is what the liquidator paid into the market inside that call (an ERC-20 transfer, or call
+    # value for ether), the collateral what reached the liquidator (a transfer, or for Compound-style
+    # markets the seized cToken amount); the comments in EXPECTED note the exceptions.
     block_number, tx, protocol, liquidator, debt_token, debt_amount, collateral_token, collateral_amount = case
     assert isinstance(block_number, int)
     found = [
