@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from eth_abi.abi import decode
 
 from onchain.analytics.smart_money.features import build_samples, wallet_features, windows
+from onchain.analytics.smart_money.liquidity import LiquidityBook, liquidity_from_events
 from onchain.analytics.smart_money.model import SmartMoneyModel, auc, train
 from onchain.analytics.smart_money.trades import PriceTape, Trade, fold_prices, pool_tokens, trades_from_events
 from onchain.domain.chain import Block
@@ -259,12 +260,13 @@ async def run_scenario(config: ScenarioConfig) -> ScenarioData:
         return ScenarioData(config, devnet.deployment, driver.informed, driver.noise, first, last, blocks, events)
 
 
-def market_view(data: ScenarioData) -> tuple[PriceTape, list[Trade]]:
-    """USD prices per block from the platform's market fold, and every wallet's trades."""
+def market_view(data: ScenarioData) -> tuple[PriceTape, list[Trade], LiquidityBook]:
+    """USD prices per block from the platform's market fold, every wallet's trades and its LP actions."""
     market = MarketService(None)
     market.configure_devnet(data.deployment, DEVNET_CHAIN)
     tape = fold_prices(market.state, DEVNET_CHAIN, data.blocks, data.events)
-    return tape, trades_from_events(data.events, pool_tokens(market.state))
+    pools = pool_tokens(market.state)
+    return tape, trades_from_events(data.events, pools), liquidity_from_events(data.events, pools)
 
 
 def evaluate(data: ScenarioData, *, window: int = 20, horizon: int = 1, train_fraction: float = 0.5,
@@ -274,15 +276,16 @@ def evaluate(data: ScenarioData, *, window: int = 20, horizon: int = 1, train_fr
     Scores are averaged over the later part's windows; the AUC compares informed (positive) with
     noise traders, precision at 10 is the informed share among the ten best-scored of them.
     """
-    tape, trades = market_view(data)
+    tape, trades, liquidity = market_view(data)
     spans = windows(data.first_block, data.last_block, window)
     cut = max(3, round(len(spans) * train_fraction))
     if len(spans) - cut < 1:
         raise ValueError(f"{len(spans)} windows of {window} blocks are too few to train and test on")
-    model = train(build_samples(trades, tape, spans[:cut], horizon), window=window, horizon=horizon, seed=seed)
+    samples = build_samples(trades, tape, spans[:cut], horizon, liquidity)
+    model = train(samples, window=window, horizon=horizon, seed=seed)
     totals: dict[str, list[float]] = {}
     for start, end in spans[cut:]:
-        for scored in model.score(wallet_features(trades, tape, start, end, horizon), top=0):
+        for scored in model.score(wallet_features(trades, tape, start, end, horizon, liquidity), top=0):
             totals.setdefault(scored.wallet, []).append(scored.score)
     planted = sorted(data.informed | data.noise)
     scores = {wallet: sum(totals[wallet]) / len(totals[wallet]) if wallet in totals else 0.0 for wallet in planted}

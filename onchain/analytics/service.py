@@ -24,6 +24,7 @@ from typing import Any
 from onchain.analytics.anomalies import Anomaly, AnomalyConfig, AnomalyDetector, observation
 from onchain.analytics.risk import LpBook, RiskInputs, RiskScore, assess, oracle_deviations, pool_inputs
 from onchain.analytics.smart_money.features import wallet_features
+from onchain.analytics.smart_money.liquidity import LiquidityBook, liquidity_from_events
 from onchain.analytics.smart_money.model import ModelStore, SmartMoneyModel, WalletScore
 from onchain.analytics.smart_money.trades import PriceTape, Trade, pool_tokens, trades_from_events
 from onchain.bus.base import EVENTS, Bus, Subscription
@@ -92,6 +93,7 @@ class AnalyticsService:
         self.mev: dict[str, Counter[str]] = {}
         self.trades: dict[str, deque[Trade]] = {}
         self.tapes: dict[str, PriceTape] = {}
+        self.liquidity: dict[str, LiquidityBook] = {}
         self.heads: dict[str, tuple[int, int]] = {}
         self._risk_published: dict[str, float] = {}
         self._subscriptions: list[Subscription] = []
@@ -190,6 +192,9 @@ class AnalyticsService:
         keep = 2 * (self.model.window if self.model is not None else 100)
         while trades and trades[0].block_number <= block - keep:
             trades.popleft()
+        book = self.liquidity.setdefault(chain, LiquidityBook())
+        book.extend(liquidity_from_events(events, pools))
+        book.forget_before(block - keep + 1)
         coins = {c for t in trades for c in (t.coin_in, t.coin_out)}
         prices = self.market.state.prices
         self.tapes.setdefault(chain, PriceTape()).record(
@@ -256,7 +261,8 @@ class AnalyticsService:
             return None
         head = self.heads[chain][0]
         start = head - self.model.window + 1
-        features = wallet_features(self.trades.get(chain, ()), self.tapes[chain], start, head, self.model.horizon)
+        features = wallet_features(self.trades.get(chain, ()), self.tapes[chain], start, head, self.model.horizon,
+                                   self.liquidity.get(chain))
         return SmartMoneyView(chain, start, head, self.model, self.model.score(features))
 
 

@@ -12,6 +12,7 @@ import typer
 from onchain.analytics.scenario import Evaluation, ScenarioConfig, evaluate, run_scenario
 from onchain.analytics.service import model_store
 from onchain.analytics.smart_money.features import build_samples, windows
+from onchain.analytics.smart_money.liquidity import LP_KINDS, liquidity_from_events
 from onchain.analytics.smart_money.model import SmartMoneyModel, train
 from onchain.analytics.smart_money.trades import fold_prices, pool_tokens, trades_from_events
 from onchain.cli import app
@@ -76,16 +77,19 @@ async def _stored_model(settings: Settings, chain: str | None, window: int, hori
         records = await store.blocks(chain)
         blocks = [Block(r.number, r.hash, r.parent_hash, r.timestamp) for r in records]
         events = await store.events(chain, kinds=MARKET_KINDS)
+        lp_events = await store.events(chain, kinds=LP_KINDS)
     finally:
         await store.close()
     tape = fold_prices(market.state, chain, blocks, events)
-    trades = trades_from_events(events, pool_tokens(market.state))
+    pools = pool_tokens(market.state)
+    trades = trades_from_events(events, pools)
+    liquidity = liquidity_from_events([*events, *lp_events], pools)
     swaps = sum(1 for e in events if e.name == "Swap")
     if not trades or not tape.coins():
         raise InputError(f"{chain} blocks {blocks[0].number}..{blocks[-1].number} hold {swaps} swaps but no trade "
                          "with known token decimals and USD prices to learn from")
     spans = windows(blocks[0].number, blocks[-1].number, window)
-    samples = build_samples(trades, tape, spans, horizon)
+    samples = build_samples(trades, tape, spans, horizon, liquidity)
     model = train(samples, window=window, horizon=horizon)
     model.trained_on = {"source": "database", "chain": chain, "from_block": blocks[0].number,
                         "to_block": blocks[-1].number, "trades": len(trades),

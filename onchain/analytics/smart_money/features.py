@@ -4,6 +4,7 @@ Positions are kept at average cost per coin and valued with our USD prices: a sw
 given (realising its gain over the average cost) and buys the coin received at the USD value given
 for it. A trade's markout is what it received minus what it gave, both valued `horizon` blocks
 later: positive when the wallet bought ahead of a move, net of the pool fee and its price impact.
+Liquidity providers also get their LP profit net of impermanent loss (`liquidity.LiquidityBook`).
 Features only read prices inside their window, so nothing leaks from the window a label comes from.
 """
 
@@ -14,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from onchain.analytics.smart_money.liquidity import LiquidityBook
 from onchain.analytics.smart_money.trades import PriceTape, Trade
 
 FEATURES: tuple[str, ...] = (
@@ -27,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "markout_pnl_usd",
     "holding_blocks",
     "early_entry",
+    "lp_net_pnl_usd",
 )
 
 
@@ -56,6 +59,7 @@ class WalletFeatures:
     sold_usd: float = 0.0
     entry_edge_usd: float = 0.0
     entry_usd: float = 0.0
+    lp_net_pnl_usd: float = 0.0
     positions: dict[str, _Position] = field(default_factory=lambda: defaultdict(_Position))
 
     @property
@@ -87,6 +91,7 @@ class WalletFeatures:
             self.markout_pnl_usd,
             self.holding_blocks,
             self.early_entry,
+            self.lp_net_pnl_usd,
         )
 
     def as_dict(self) -> dict[str, float]:
@@ -103,8 +108,9 @@ def markout(trade: Trade, tape: PriceTape, block: int) -> float | None:
 
 
 def wallet_features(trades: Iterable[Trade], tape: PriceTape, start: int, end: int,
-                    horizon: int) -> dict[str, WalletFeatures]:
-    """Features of every wallet that traded in blocks [start, end] (inclusive), reading prices up to `end`."""
+                    horizon: int, liquidity: LiquidityBook | None = None) -> dict[str, WalletFeatures]:
+    """Features of every wallet that traded or added liquidity in blocks [start, end] (inclusive), reading
+    prices up to `end`."""
     out: dict[str, WalletFeatures] = {}
     for trade in trades:
         if not start <= trade.block_number <= end:
@@ -118,6 +124,12 @@ def wallet_features(trades: Iterable[Trade], tape: PriceTape, start: int, end: i
             price = tape.at(coin, end)
             if price is not None and position.quantity > 0:
                 features.unrealised_pnl_usd += position.quantity * price - position.cost_usd
+    if liquidity is not None:
+        for wallet, pnl in liquidity.net_pnl(tape, start, end).items():
+            features = out.get(wallet)
+            if features is None:
+                features = out[wallet] = WalletFeatures(wallet, start, end)
+            features.lp_net_pnl_usd = pnl
     return out
 
 
@@ -201,11 +213,11 @@ def windows(first: int, last: int, size: int) -> list[tuple[int, int]]:
 
 
 def build_samples(trades: Sequence[Trade], tape: PriceTape, spans: Sequence[tuple[int, int]],
-                  horizon: int) -> list[Sample]:
+                  horizon: int, liquidity: LiquidityBook | None = None) -> list[Sample]:
     """One sample per wallet per window; its label comes from the following window of `spans`, if any."""
     samples = []
     for index, (start, end) in enumerate(spans):
-        features = wallet_features(trades, tape, start, end, horizon)
+        features = wallet_features(trades, tape, start, end, horizon, liquidity)
         forward = forward_pnl(trades, tape, *spans[index + 1], horizon) if index + 1 < len(spans) else {}
         for wallet, wf in sorted(features.items()):
             samples.append(Sample(wallet, index, start, end, wf.vector(), forward.get(wallet)))

@@ -103,7 +103,9 @@ class SmartMoneyModel:
         names = sorted(wallets)
         if not names:
             return []
-        base = np.asarray([wallets[name].vector() for name in names], dtype=float)
+        # By name, so a model stored before a feature was added still reads the features it was fitted on.
+        rows = [wallets[name].as_dict() for name in names]
+        base = np.asarray([[row[feature] for feature in self.features] for row in rows], dtype=float)
         width = len(self.features)
         # Row block j holds every wallet with feature j replaced by its training median.
         probes = np.repeat(base[np.newaxis, :, :], width, axis=0)
