@@ -54,6 +54,8 @@ DASHBOARD_HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
 COMMON_HEADERS = {"x-content-type-options": "nosniff"}
+_API_HEADERS = [(k.encode(), v.encode()) for k, v in COMMON_HEADERS.items()]
+_DASHBOARD_HEADERS = [*_API_HEADERS, *((k.encode(), v.encode()) for k, v in DASHBOARD_HEADERS.items())]
 
 
 class HttpEdgeMiddleware:
@@ -68,10 +70,7 @@ class HttpEdgeMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        extra = dict(COMMON_HEADERS)
-        if path == "/" or path.startswith("/static/"):
-            extra.update(DASHBOARD_HEADERS)
-        encoded = [(k.encode(), v.encode()) for k, v in extra.items()]
+        encoded = _DASHBOARD_HEADERS if path == "/" or path.startswith("/static/") else _API_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

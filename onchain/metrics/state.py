@@ -128,6 +128,8 @@ class MarketState:
         self.flags: list[Flag] = []
         self.skipped_events = 0
         self.heads: dict[str, tuple[int, int]] = {}
+        # Bumped by every change to prices or tokens, so readers may cache answers derived from them.
+        self.version = 0
         self._answers: dict[str, dict[str, OracleAnswer]] = defaultdict(dict)
         self._quotes: dict[str, dict[str, PoolQuote]] = defaultdict(dict)
         self._flagged: set[str] = set()
@@ -146,6 +148,7 @@ class MarketState:
 
     def add_token(self, token: TokenSpec) -> None:
         self.tokens[token.coin] = token
+        self.version += 1
 
     def add_pool(self, spec: PoolSpec) -> None:
         if spec.id not in self.pools:
@@ -170,6 +173,7 @@ class MarketState:
     def apply(self, chain: str, block: Block, events: Iterable[Event]) -> BlockResult:
         """Fold one block's events in and report what changed."""
         now, number = block.timestamp, block.number
+        self.version += 1
         result = BlockResult(chain, number, now)
         closed_hour = self._advance_hour(chain, now)
         if closed_hour is not None:

@@ -8,9 +8,11 @@ so a malformed id is a 422 with a code and an unknown one a 404.
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from onchain.api.errors import ApiError
 from onchain.domain.ids import split_coin_id
@@ -32,7 +34,19 @@ def get_market(request: Request) -> MarketService:
     return market
 
 
-MarketDep = Annotated[MarketService, Depends(get_market)]
+async def market_dependency(request: Request) -> MarketService:
+    """`get_market` as an async dependency: a plain `def` one would cost a thread-pool hop per request."""
+    return get_market(request)
+
+
+MarketDep = Annotated[MarketService, Depends(market_dependency)]
+
+# Serialized `/v2/realtime/prices` answers per state, valid while the state's version (bumped when a
+# block is applied or a token added) is unchanged; keyed by the raw `coins` query, bounded in count.
+PRICES_CACHE_ENTRIES = 256
+_prices_cache: weakref.WeakKeyDictionary[MarketState, tuple[int, dict[str | None, bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _unprocessable(code: str, message: str) -> ApiError:
@@ -169,13 +183,26 @@ async def realtime_volumes(market: MarketDep) -> dict[str, Any]:
     return {"protocols": out}
 
 
-@router.get("/v2/realtime/prices")
+@router.get("/v2/realtime/prices", response_model=dict[str, Any])
 async def realtime_prices(
     market: MarketDep,
     coins: Annotated[str | None, Query(description="comma-separated coin ids chain:0xaddress; none: all")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """USD prices in the shape of DefiLlama's coins `/prices/current`; unknown coins are left out."""
     state = market.state
+    held = _prices_cache.get(state)
+    if held is None or held[0] != state.version:
+        held = (state.version, {})
+        _prices_cache[state] = held
+    body = held[1].get(coins)
+    if body is None:
+        body = orjson.dumps(_prices(state, coins), option=orjson.OPT_NON_STR_KEYS)
+        if len(held[1]) < PRICES_CACHE_ENTRIES:
+            held[1][coins] = body
+    return Response(body, media_type="application/json")
+
+
+def _prices(state: MarketState, coins: str | None) -> dict[str, Any]:
     if coins is None:
         wanted = sorted(state.prices)
     else:
