@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.storage.databases import fresh_postgres
+from tests.e2e.cli import onchain, serving
 
 DATASET = "ethereum-etl-17173049"
 PAIR = "0x0d4a11d5eeaac28ec3f61d100daf4d40471f1852"  # token0 WETH (18 decimals), token1 USDT (6)
@@ -51,55 +44,12 @@ def expected_figures(chaindata: Path) -> dict[str, float]:
     return {"weth": weth_price, "tvl": weth_reserve * weth_price + usdt_reserve * 1.0, "volume": volume / 1e6}
 
 
-def onchain(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", "from onchain.cli import main; main()", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
-@contextmanager
-def serving(env: dict[str, str]) -> Iterator[str]:
-    """`onchain serve` on a free loopback port, waited for, and always stopped (killed if it lingers)."""
-    port = free_port()
-    process = onchain("serve", "--port", str(port), env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "onchain serve did not answer /health"
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'onchain.db'}"
-        return
-    async with fresh_postgres(request.getfixturevalue("postgres_url")) as url:
-        yield url
-
-
-def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "ONCHAIN_DATABASE_URL": database_url, "ONCHAIN_DATA_DIR": str(tmp_path / "data"),
+def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, store_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "ONCHAIN_DATABASE_URL": store_url, "ONCHAIN_DATA_DIR": str(tmp_path / "data"),
            "ONCHAIN_REDIS_URL": ""}
     replay = onchain("replay", str(chaindata / DATASET), "--max", "--json", env=env)
     out, err = replay.communicate(timeout=120)
@@ -107,7 +57,7 @@ def test_served_prices_and_pool_match_the_raw_logs(chaindata: Path, database_url
     assert json.loads(out)["blocks"] == 2
     expected = expected_figures(chaindata)
 
-    with serving(env) as base:
+    with serving(env, startup_seconds=STARTUP_SECONDS) as base:
         prices = httpx.get(f"{base}/v2/realtime/prices", timeout=10)
         pool = httpx.get(f"{base}/v2/pools/ethereum:{PAIR}", timeout=10)
         protocols = httpx.get(f"{base}/v2/protocols", timeout=10).json()["protocols"]
