@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import gc
 import logging
 import time
@@ -30,7 +31,7 @@ from onchain.protocols.base import PoolInfo
 from onchain.protocols.registry import Decoder
 from onchain.protocols.tokens import TokenDirectory
 from onchain.sources.base import Source
-from onchain.storage.records import BlockWrite, PoolRecord, TokenRecord
+from onchain.storage.records import BlockWrite, PoolRecord, PreparedBlocks, TokenRecord
 from onchain.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -202,6 +203,7 @@ class Pipeline:
         tokens: TokenDirectory | None = None,
         batch_blocks: int = 1000,
         batch_logs: int = 100_000,
+        overlap_batch_logs: int = 20_000,
         batch_delay: float = 0.25,
         prefetch: int = 2000,
         defer_indexes_from: int = 500,
@@ -219,6 +221,7 @@ class Pipeline:
         self.tokens = tokens
         self.batch_blocks = batch_blocks
         self.batch_logs = batch_logs
+        self.overlap_batch_logs = overlap_batch_logs
         self.batch_delay = batch_delay
         self.prefetch = prefetch
         self.defer_indexes_from = defer_indexes_from
@@ -233,6 +236,9 @@ class Pipeline:
         self._pool_blocks: dict[str, int] = {}
         self._stalls = 0
         self._permanent_pools: frozenset[str] | None = None
+        # While the store writes beside us (`Store.bulk_load`), the batch being committed and its announcements.
+        self._overlap = False
+        self._committing: asyncio.Task[None] | None = None
 
     async def run(self, start: int | None = None, end: int | None = None, *, resume: bool = True) -> IngestStats:
         """Ingest blocks `start..end` (inclusive; `end=None` follows the head forever).
@@ -251,13 +257,16 @@ class Pipeline:
             return self.stats
         self._head = await self.source.head()
         next_start: int | None = start
-        loading: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+        loading: contextlib.AbstractAsyncContextManager[bool] = contextlib.nullcontext(False)
         if await self._long_load(start, end):
-            loading = self.store.deferred_indexes()
+            loading = self.store.bulk_load()
         with _fewer_collections(YOUNG_GENERATION if end is None else BOUNDED_YOUNG_GENERATION):
-            async with loading:
-                while next_start is not None:
-                    next_start = await self._pass(next_start, end)
+            async with loading as self._overlap:
+                try:
+                    while next_start is not None:
+                        next_start = await self._pass(next_start, end)
+                finally:
+                    self._overlap = False
         return self.stats
 
     async def _long_load(self, start: int, end: int | None) -> bool:
@@ -295,6 +304,7 @@ class Pipeline:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+            await self._settle()
 
     async def _produce(
         self, start: int, end: int | None, queue: asyncio.Queue[BlockBundle | _End | BaseException]
@@ -317,8 +327,10 @@ class Pipeline:
         batch: list[BlockWrite] = []
         batch_logs = 0
         started = 0.0
+        # Beside a store writing on its own core, smaller batches keep both sides busy more of the time.
+        limit = self.overlap_batch_logs if self._overlap else self.batch_logs
         while True:
-            if batch and (len(batch) >= self.batch_blocks or batch_logs >= self.batch_logs):
+            if batch and (len(batch) >= self.batch_blocks or batch_logs >= limit):
                 await self._flush(batch)
                 batch, batch_logs = [], 0
                 continue
@@ -338,10 +350,10 @@ class Pipeline:
                 except TimeoutError:
                     continue
             if isinstance(item, _End):
-                await self._flush(batch)
+                await self._flush(batch, wait=True)
                 return None
             if isinstance(item, BaseException):
-                await self._flush(batch)
+                await self._flush(batch, wait=True)
                 raise item
             if self.allow_gaps and item.block.number > number:
                 # A recording with gaps: the block below this one is whatever is stored, if anything.
@@ -350,10 +362,10 @@ class Pipeline:
             try:
                 validate_bundle(item, self.chain, number)
             except Exception:
-                await self._flush(batch)
+                await self._flush(batch, wait=True)
                 raise
             if not extends(item.block.parent_hash, parent):
-                await self._flush(batch)
+                await self._flush(batch, wait=True)
                 return await self._handle_reorg(number - 1, item.block.parent_hash)
             if not batch:
                 started = time.monotonic()
@@ -403,10 +415,36 @@ class Pipeline:
                         found[info.address] = TokenRecord(self.chain, info.address, info.symbol, info.decimals)
         return list(found.values())
 
-    async def _flush(self, batch: list[BlockWrite]) -> None:
+    async def _flush(self, batch: list[BlockWrite], *, wait: bool = False) -> None:
+        """Commit `batch` after the one before it, in order, announcing each after its commit.
+
+        Beside a `bulk_load` store the batch is turned into rows while the one before still commits, and
+        its own commit runs on while the caller decodes the next (unless `wait`).
+        """
         if not batch:
+            await self._settle()
             return
-        await self.store.write_blocks(batch, tokens=self._token_records(batch))
+        if not self._overlap:
+            await self._settle()
+            await self._commit(batch, self.store.prepare_blocks(batch, self._token_records(batch)), self.stats)
+            return
+        prepared = self.store.prepare_blocks(batch, self._token_records(batch))
+        await self._settle()
+        commit = self._commit(batch, prepared, copy.copy(self.stats))
+        if wait:
+            await commit
+        else:
+            self._committing = asyncio.create_task(commit, name=f"ingest-commit-{self.chain}")
+            await asyncio.sleep(0)  # let it hand the batch over now: decoding the next one runs without a pause
+
+    async def _settle(self) -> None:
+        """Wait for the batch being committed beside us, if any; its failure is raised here."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            await committing
+
+    async def _commit(self, batch: list[BlockWrite], prepared: PreparedBlocks, stats: IngestStats) -> None:
+        await self.store.commit_blocks(prepared)
         if self.bus.may_have_subscribers(BLOCKS):
             for write in batch:
                 await self._publish(BLOCKS, block_payload(write))
@@ -416,7 +454,7 @@ class Pipeline:
         if self.after_commit is not None:
             await self.after_commit(batch)
         if self.on_commit is not None:
-            self.on_commit(self.stats)
+            self.on_commit(stats)
 
     async def _publish(self, topic: str, payload: dict[str, Any]) -> None:
         """Publishing never stops ingestion: the data is committed, and the bus is at-most-once."""

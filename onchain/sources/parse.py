@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
-from typing import Any, cast
+from typing import Annotated, Any, cast
+
+import msgspec
 
 from onchain.domain.chain import Block, BlockBundle, Log, Transaction
 from onchain.errors import InconsistentDataError, MalformedResponseError
@@ -218,65 +220,77 @@ def _checked_logs(items: Sequence[Any], block: Block) -> tuple[Log, ...]:
 
 
 _LOWER_HEX_DIGITS = b"0123456789abcdef"
-# What a log's hex fields leave once their digits are deleted, by topic count: "x" per field ("0x" loses its 0).
-_SKELETONS = tuple(b",x" * (5 + count) for count in range(5))
-_TOPIC_LENGTHS = tuple((66,) * count for count in range(5))
+_Hash = Annotated[str, msgspec.Meta(min_length=66, max_length=66)]
+_Quantity = Annotated[str, msgspec.Meta(min_length=3)]
+
+
+class _WireLog(msgspec.Struct, rename="camel", gc=False):
+    """A log's fields as nodes send them; msgspec checks presence, types and widths in C."""
+
+    address: Annotated[str, msgspec.Meta(min_length=42, max_length=42)]
+    topics: Annotated[list[_Hash], msgspec.Meta(max_length=4)]
+    data: str
+    block_number: str
+    block_hash: str
+    transaction_hash: _Hash
+    transaction_index: _Quantity
+    log_index: _Quantity
+    removed: bool = False
+
+
+_WIRE_LOGS = list[_WireLog]
 
 
 def _regular_logs(items: Sequence[Any], block: Block) -> tuple[Log, ...] | None:
-    """The common case checked at a few C calls per log, or None to let `_checked_logs` judge.
+    """The common case checked by a few C calls per block, or None to let `_checked_logs` judge.
 
     A node normally sends lower-case hex, this block's hash and number verbatim, and logs in ascending
-    index order. Then a log's hex fields (transaction hash, indexes, address, topics, data), joined by
-    commas, shrink to ",x" per field once the lower-case hex digits are deleted, and ",0x" occurs once
-    per field: together that proves each is "0x" followed by hex digits only. Widths are checked by
-    length. Anything else (upper case, ints, a stray field, disorder, another block) returns None, and
-    the general path then accepts the log or raises the same typed error it always did.
+    index order. msgspec converts the answer to `_WireLog`s, checking fields, types and widths. Then
+    the hex fields of all logs (transaction hashes, indexes, addresses, topics, data), joined by commas,
+    shrink to ",x" per field once the lower-case hex digits are deleted, and ",0x" occurs once per field:
+    together that proves each is "0x" followed by hex digits only. Anything else (upper case, ints, a
+    missing field, disorder, another block) returns None, and the general path then accepts the log or
+    raises the same typed error it always did.
     """
+    try:
+        wire = msgspec.convert(items, _WIRE_LOGS)
+    except msgspec.ValidationError:
+        return None
+    count = len(wire)
     block_hash = block.hash
-    number_hex = hex(block.number)
+    if (
+        [log.block_hash for log in wire].count(block_hash) != count
+        or [log.block_number for log in wire].count(hex(block.number)) != count
+    ):
+        return None
+    tx_hashes = [log.transaction_hash for log in wire]
+    tx_indexes = [log.transaction_index for log in wire]
+    log_indexes = [log.log_index for log in wire]
+    addresses = [log.address for log in wire]
+    datas = [log.data for log in wire]
+    topic_lists = [log.topics for log in wire]
+    fields = ["", *tx_hashes, *tx_indexes, *log_indexes, *addresses, *datas]
+    for topics in topic_lists:
+        fields += topics
+    joined = ",".join(fields)
+    try:
+        skeleton = joined.encode("ascii").translate(None, _LOWER_HEX_DIGITS)
+    except UnicodeEncodeError:
+        return None
+    width = len(fields) - 1
+    if skeleton != b",x" * width or joined.count(",0x") != width or any(len(data) & 1 for data in datas):
+        return None
+    positions = [int(index, 16) for index in log_indexes]
+    if positions != sorted(set(positions)):
+        return None
+    number = block.number
     build = _build_log
-    logs: list[Log] = []
-    last_index = -1
-    for obj in items:
-        if type(obj) is not dict:
-            return None
-        topics = obj.get("topics")
-        if type(topics) is not list or len(topics) > 4:
-            return None
-        removed = obj.get("removed", False)
-        if obj.get("blockHash") != block_hash or obj.get("blockNumber") != number_hex or type(removed) is not bool:
-            return None
-        try:
-            tx_hash: str = obj["transactionHash"]
-            tx_index: str = obj["transactionIndex"]
-            log_index: str = obj["logIndex"]
-            address: str = obj["address"]
-            data: str = obj["data"]
-            joined = ",".join(("", tx_hash, tx_index, log_index, address, *topics, data))
-            skeleton = joined.encode().translate(None, _LOWER_HEX_DIGITS)
-        except (KeyError, TypeError, UnicodeEncodeError):
-            return None
-        if (
-            skeleton != _SKELETONS[len(topics)]
-            or joined.count(",0x") != 5 + len(topics)
-            or len(tx_hash) != 66
-            or len(address) != 42
-            or len(data) & 1
-            or tuple(map(len, topics)) != _TOPIC_LENGTHS[len(topics)]
-            or len(tx_index) < 3
-            or len(log_index) < 3
-        ):
-            return None
-        position = int(log_index, 16)
-        if position <= last_index:
-            return None
-        last_index = position
-        if not removed:
-            logs.append(
-                build(block.number, block_hash, tx_hash, int(tx_index, 16), position, address, tuple(topics), data)
-            )
-    return tuple(logs)
+    return tuple(
+        build(number, block_hash, log.transaction_hash, int(log.transaction_index, 16), position, log.address,
+              tuple(log.topics), log.data)
+        for log, position in zip(wire, positions, strict=True)
+        if not log.removed
+    )
 
 
 Outcomes = dict[str, dict[str, int | None]]

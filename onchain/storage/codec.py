@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import orjson
 
 _INT64_MIN = -(2**63)
@@ -36,18 +37,13 @@ def dumps(value: Any) -> bytes:
 
 
 def encode_args(args: dict[str, Any]) -> str:
-    """`dumps` for one event's args, on the write path: when orjson refuses (about 40% of mainnet events
-    carry a uint256 above 2**63), every top-level int becomes a fragment of its digits, which writes the
-    same JSON as orjson would for the small ones, without walking the value twice."""
-    try:
-        return orjson.dumps(args).decode()
-    except TypeError:
-        return orjson.dumps(
-            {key: _Fragment(str(value)) if type(value) is int else _exact(value) for key, value in args.items()}
-        ).decode()
+    """Compact JSON text of one event's args, on the write path. msgspec writes integers of any size
+    exactly and in one pass (about 40% of mainnet events carry a uint256 above 2**63, which orjson
+    refuses); the text is the same as `dumps` gives."""
+    return _ARGS_ENCODER.encode(args).decode()
 
 
-_Fragment = orjson.Fragment
+_ARGS_ENCODER = msgspec.json.Encoder()
 
 
 def decode_args(text: str) -> dict[str, Any]:

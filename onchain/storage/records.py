@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from onchain.domain.chain import BlockBundle
 from onchain.domain.events import Event
@@ -64,3 +65,21 @@ class BlockWrite:
     bundle: BlockBundle
     events: Sequence[Event] = ()
     pools: Sequence[PoolRecord] = ()
+
+
+@dataclass(slots=True)
+class PreparedBlocks:
+    """A batch of `BlockWrite`s turned into rows by `Store.prepare_blocks`, ready for `Store.commit_blocks`.
+
+    `loader_request` is the same transaction encoded for the SQLite loader process, made during a bulk load.
+    """
+
+    chain: str
+    numbers: list[int]
+    block_rows: list[tuple[Any, ...]]
+    tx_rows: list[tuple[Any, ...]]
+    event_rows: list[tuple[Any, ...]]
+    pool_rows: list[dict[str, Any]]
+    token_rows: list[dict[str, Any]]
+    last: Cursor
+    loader_request: bytes | None = None

@@ -32,7 +32,8 @@ from onchain.errors import StorageError
 from onchain.storage import migrate
 from onchain.storage.bulk import insert_rows, upsert_ignore
 from onchain.storage.codec import decode_args, encode_args
-from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, TokenRecord
+from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, PreparedBlocks, TokenRecord
+from onchain.storage.sqlite_loader import SqliteLoader, Statement
 from onchain.storage.tables import (
     blocks,
     chains,
@@ -207,12 +208,51 @@ def _pool_record(row: Row[Any]) -> PoolRecord:
     )
 
 
+_CURSOR_QUERY = "SELECT block_number, block_hash FROM cursors WHERE chain = ?"
+# The cursor moves forward only: rewriting older blocks (a replay of history) never moves it back.
+_ADVANCE_CURSOR_SQL = (
+    "INSERT INTO cursors (chain, block_number, block_hash) VALUES (?, ?, ?) ON CONFLICT (chain) DO UPDATE SET "
+    "block_number = excluded.block_number, block_hash = excluded.block_hash "
+    "WHERE cursors.block_number <= excluded.block_number"
+)
+
+
+def _insert_sql(table: str, columns: Sequence[str], *, ignore_existing: Sequence[str] = ()) -> str:
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    return f"{sql} ON CONFLICT ({', '.join(ignore_existing)}) DO NOTHING" if ignore_existing else sql
+
+
+def _replace_blocks_sql(prepared: PreparedBlocks) -> list[Statement]:
+    """`commit_blocks`' transaction as SQLite statements for the loader process, minus the cursor."""
+    chain, numbers = prepared.chain, prepared.numbers
+    low, high = numbers[0], numbers[-1]
+    statements: list[Statement] = []
+    for table, column in _BY_BLOCK:
+        if high - low + 1 == len(numbers):
+            sql = f"DELETE FROM {table.name} WHERE chain = ? AND {column.name} BETWEEN ? AND ?"
+            statements.append((sql, [(chain, low, high)]))
+        else:
+            sql = f"DELETE FROM {table.name} WHERE chain = ? AND {column.name} = ?"
+            statements.append((sql, [(chain, number) for number in numbers]))
+    statements.append((_insert_sql("chains", ("name", "chain_id"), ignore_existing=("name",)), [(chain, None)]))
+    statements.append((_insert_sql("blocks", _BLOCK_COLUMNS), prepared.block_rows))
+    statements.append((_insert_sql("transactions", _TX_COLUMNS), prepared.tx_rows))
+    statements.append((_insert_sql("events", _EVENT_COLUMNS), prepared.event_rows))
+    for name, rows in (("pools", prepared.pool_rows), ("tokens", prepared.token_rows)):
+        if rows:
+            columns = tuple(rows[0])
+            sql = _insert_sql(name, columns, ignore_existing=("chain", "address"))
+            statements.append((sql, [tuple(row[c] for c in columns) for row in rows]))
+    return statements
+
+
 class Store:
     """Chain data and the seed's tables behind one async interface. Open with `await Store.open(url)`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._loader: SqliteLoader | None = None
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
@@ -272,6 +312,27 @@ class Store:
         finally:
             await self.build_lookup_indexes()
 
+    @asynccontextmanager
+    async def bulk_load(self) -> AsyncIterator[bool]:
+        """For a long load: the fastest way this backend takes many batches. Yields whether `write_blocks`
+        now runs beside the caller (True: the caller may decode the next batch while one is written).
+
+        On an SQLite file the writes go to a child process (`SqliteLoader`), which keeps every index up
+        to date on the second core. Elsewhere the lookup indexes are dropped and rebuilt at the end
+        (`deferred_indexes`). Either way each batch stays one transaction with its cursor.
+        """
+        database = self.engine.url.database or ""
+        if self.dialect != "sqlite" or database in ("", ":memory:") or self._loader is not None:
+            async with self.deferred_indexes():
+                yield False
+            return
+        self._loader = await SqliteLoader.start(database)
+        try:
+            yield True
+        finally:
+            loader, self._loader = self._loader, None
+            await loader.close()
+
     async def build_lookup_indexes(self) -> None:
         """Create the lookup indexes that are missing (none, unless a load dropped them)."""
         async with self._transaction("building lookup indexes") as connection:
@@ -295,13 +356,19 @@ class Store:
         """
         if not batch:
             return None
+        return await self.commit_blocks(self.prepare_blocks(batch, tokens))
+
+    def prepare_blocks(self, batch: Sequence[BlockWrite], tokens: Sequence[TokenRecord] = ()) -> PreparedBlocks:
+        """`write_blocks`' first half, all CPU: check the batch and turn it into rows (during a `bulk_load` on
+        SQLite, into the loader's request). A pipeline prepares the next batch while the last one commits."""
+        if not batch:
+            raise ValueError("prepare_blocks takes at least one block")
         chain = batch[0].bundle.chain
         numbers = [item.bundle.block.number for item in batch]
         if any(item.bundle.chain != chain for item in batch):
             raise ValueError("write_blocks takes blocks of one chain")
         if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
             raise ValueError(f"write_blocks takes ascending block numbers, got {numbers[0]}..{numbers[-1]}")
-        low, high = numbers[0], numbers[-1]
         block_rows: list[tuple[Any, ...]] = []
         tx_rows: list[tuple[Any, ...]] = []
         event_rows: list[tuple[Any, ...]] = []
@@ -369,22 +436,42 @@ class Store:
                 for pool in item.pools
             )
         last = batch[-1].bundle.block
-        async with self._transaction(f"writing {chain} blocks {low}..{high}") as connection:
+        prepared = PreparedBlocks(
+            chain, numbers, block_rows, tx_rows, event_rows, pool_rows, [_token_row(t) for t in tokens],
+            Cursor(chain, last.number, last.hash),
+        )
+        if self._loader is not None:
+            statements = _replace_blocks_sql(prepared)
+            statements.append((_ADVANCE_CURSOR_SQL, [(chain, last.number, last.hash)]))
+            prepared.loader_request = self._loader.request(statements, _CURSOR_QUERY, (chain,))
+        return prepared
+
+    async def commit_blocks(self, prepared: PreparedBlocks) -> Cursor:
+        """`write_blocks`' second half: one transaction writing what `prepare_blocks` made, cursor included."""
+        chain, numbers, high = prepared.chain, prepared.numbers, prepared.numbers[-1]
+        what = f"writing {chain} blocks {numbers[0]}..{high}"
+        if prepared.loader_request is not None:
+            if self._loader is None:
+                raise StorageError(f"{what} failed: prepared for a bulk load that has ended")
+            (number, block_hash), = await self._loader.run(what, prepared.loader_request)
+            return Cursor(chain, number, block_hash)
+        last = prepared.last
+        async with self._transaction(what) as connection:
             await self._delete_blocks(connection, chain, numbers)
             await upsert_ignore(connection, chains, [{"name": chain, "chain_id": None}], ("name",))
-            await insert_rows(connection, blocks, _BLOCK_COLUMNS, block_rows)
-            await insert_rows(connection, transactions, _TX_COLUMNS, tx_rows)
-            await insert_rows(connection, events, _EVENT_COLUMNS, event_rows)
-            await upsert_ignore(connection, pools, pool_rows, ("chain", "address"))
-            await upsert_ignore(connection, tokens_table, [_token_row(t) for t in tokens], ("chain", "address"))
+            await insert_rows(connection, blocks, _BLOCK_COLUMNS, prepared.block_rows)
+            await insert_rows(connection, transactions, _TX_COLUMNS, prepared.tx_rows)
+            await insert_rows(connection, events, _EVENT_COLUMNS, prepared.event_rows)
+            await upsert_ignore(connection, pools, prepared.pool_rows, ("chain", "address"))
+            await upsert_ignore(connection, tokens_table, prepared.token_rows, ("chain", "address"))
             ahead = (
                 await connection.execute(select(cursors).where(cursors.c.chain == chain, cursors.c.block_number > high))
             ).one_or_none()
             if ahead is not None:
                 # Rewriting older blocks (a replay of history) never moves the cursor back; only a rollback does.
                 return Cursor(chain, ahead.block_number, ahead.block_hash)
-            await self._set_cursor(connection, chain, last.number, last.hash)
-        return Cursor(chain, last.number, last.hash)
+            await self._set_cursor(connection, chain, last.block_number, last.block_hash)
+        return last
 
     async def _delete_blocks(self, connection: AsyncConnection, chain: str, numbers: Sequence[int]) -> None:
         """Delete what is stored for these blocks: by range when they are contiguous, else number by number."""
