@@ -278,7 +278,7 @@ def _regular_logs(items: Sequence[Any], block: Block) -> tuple[Log, ...] | None:
     except UnicodeEncodeError:
         return None
     width = len(fields) - 1
-    if skeleton != b",x" * width or joined.count(",0x") != width or any(len(data) & 1 for data in datas):
+    if skeleton != b",x" * width or joined.count(",0x") != width or any(n & 1 for n in set(map(len, datas))):
         return None
     positions = [int(index, 16) for index in log_indexes]
     if positions != sorted(set(positions)):

@@ -326,12 +326,13 @@ class Store:
             async with self.deferred_indexes():
                 yield False
             return
-        self._loader = await SqliteLoader.start(database)
-        try:
-            yield True
-        finally:
-            loader, self._loader = self._loader, None
-            await loader.close()
+        async with self.deferred_indexes():
+            self._loader = await SqliteLoader.start(database)
+            try:
+                yield True
+            finally:
+                loader, self._loader = self._loader, None
+                await loader.close()
 
     async def build_lookup_indexes(self) -> None:
         """Create the lookup indexes that are missing (none, unless a load dropped them)."""
