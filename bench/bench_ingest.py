@@ -6,10 +6,10 @@ quantities) and replicated over consecutive synthetic blocks (own numbers and ha
 until `--logs` logs exist (default 200,000). The timed path is the production one: a Source parsing the
 raw JSON bytes (`onchain.sources.parse`), the `Pipeline` decoding (`Decoder`) and writing batches into
 the `Store` (one transaction per batch with its cursor) and publishing to the in-process bus after each
-commit. This range is a long load (`Store.bulk_load`): on SQLite the batches go to the loader process
-(`onchain.storage.sqlite_loader`: executemany in WAL mode, synchronous=NORMAL, every index kept) while
-the event loop parses and decodes the next batch; on PostgreSQL they are written with COPY and the
-events-by-address index is built once at the end.
+commit. This range is a long load (`Store.bulk_load`): the events-by-address index is built once at
+the end; on SQLite the batches go to the loader process (`onchain.storage.sqlite_loader`: executemany
+in WAL mode, synchronous=NORMAL) while the event loop parses and decodes the next batch; on PostgreSQL
+they are written with COPY.
 Stage figures (parse only, decode only, store only) are printed beside the end-to-end one; stages run
 with the pipeline's GC setting for bounded runs. Every figure is the median of `--runs` runs (fresh database each).
 

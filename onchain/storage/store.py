@@ -317,9 +317,9 @@ class Store:
         """For a long load: the fastest way this backend takes many batches. Yields whether `write_blocks`
         now runs beside the caller (True: the caller may decode the next batch while one is written).
 
-        On an SQLite file the writes go to a child process (`SqliteLoader`), which keeps every index up
-        to date on the second core. Elsewhere the lookup indexes are dropped and rebuilt at the end
-        (`deferred_indexes`). Either way each batch stays one transaction with its cursor.
+        The lookup indexes are dropped and rebuilt at the end (`deferred_indexes`) on every backend. On an
+        SQLite file the writes also go to a child process (`SqliteLoader`), which inserts on the second
+        core while the caller decodes. Either way each batch stays one transaction with its cursor.
         """
         database = self.engine.url.database or ""
         if self.dialect != "sqlite" or database in ("", ":memory:") or self._loader is not None:
