@@ -16,6 +16,7 @@ import contextlib
 import copy
 import gc
 import logging
+import operator
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -35,6 +36,8 @@ from onchain.storage.records import BlockWrite, PoolRecord, PreparedBlocks, Toke
 from onchain.storage.store import Store
 
 log = logging.getLogger(__name__)
+_FAMILY_AND_NAME = operator.attrgetter("family", "name")
+_PROTOCOL = operator.attrgetter("protocol")
 
 
 @dataclass(slots=True)
@@ -385,12 +388,10 @@ class Pipeline:
         ]
         for pool in pools:
             self._pool_blocks[pool.address] = number
-        kinds: Counter[str] = Counter()
-        protocols: Counter[str] = Counter()
-        for event in result.events:
-            kinds[event.kind] += 1
-            if event.protocol is not None:
-                protocols[event.protocol] += 1
+        # Counted in C (Counter over attribute getters), then named: a block holds hundreds of events, few kinds.
+        pairs = Counter(map(_FAMILY_AND_NAME, result.events))
+        kinds = Counter({f"{family}.{name}": count for (family, name), count in pairs.items()})
+        protocols: Counter[str] = Counter(filter(None, map(_PROTOCOL, result.events)))
         self._recent.append(_BlockTally(number, len(bundle.logs), kinds, protocols))
         stats = self.stats
         stats.blocks += 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import gc
 import os
 import sqlite3
@@ -67,7 +66,11 @@ def _serve(connection: sqlite3.Connection, requests: BinaryIO, replies: BinaryIO
         header = requests.read(_HEADER)
         if len(header) < _HEADER:
             return
-        statements, query = decode(requests.read(int.from_bytes(header, "big")))
+        size = int.from_bytes(header, "big")
+        payload = requests.read(size)
+        if len(payload) < size:  # the parent died while writing: nothing of this request is applied
+            return
+        statements, query = decode(payload)
         try:
             connection.execute("BEGIN IMMEDIATE")
             for sql, rows in statements:
@@ -107,7 +110,9 @@ class SqliteLoader:
         command = [sys.executable, "-P", __file__, path]
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert process.stdin is not None and process.stdout is not None
-        with contextlib.suppress(OSError):  # a wider pipe where the system allows it; 64 KiB works too
+        with contextlib.suppress(ImportError, AttributeError, OSError):  # a wider pipe where Linux allows it
+            import fcntl
+
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         loop = asyncio.get_running_loop()
         replies = asyncio.StreamReader()
