@@ -1,7 +1,8 @@
 """Delivery: a worker that drains the database outbox through one sender per channel.
 
 - `webhook`: POST of the alert JSON, signed (see `signing`), 2xx is success; targets resolving to
-  private, loopback or link-local addresses are refused unless `webhook_allow_private` is set.
+  private, loopback or link-local addresses are refused unless `webhook_allow_private` is set, and
+  the request goes to the address that was checked (no second lookup to rebind).
 - `email`: one message per firing over SMTP (aiosmtplib).
 - `websocket`: the alert message published on the bus topic `alerts` as
   `{"userId": <owner>, "message": {"type": "alert", "alertId", "condition", "data", "timestamp", ...}}`;
@@ -68,14 +69,20 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-async def check_webhook_url(url: str, allow_private: bool) -> None:
-    """Raise RefusedTarget unless every address the URL's host resolves to is public (or private is allowed)."""
+async def check_webhook_url(url: str, allow_private: bool) -> str | None:
+    """Raise RefusedTarget unless every address the URL's host resolves to is public (or private is allowed).
+
+    Returns the address to connect to (the first one resolved) when targets are checked, None when
+    private ones are allowed: the sender then connects to that very address, so a name that resolves
+    to a public address for the check and to an internal one a moment later (DNS rebinding) reaches
+    nothing but what was checked.
+    """
     parts = urlsplit(url)
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
         raise RefusedTarget(f"webhook url must be an absolute http(s) URL, got {url!r}")
     if allow_private:
-        return
+        return None
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -88,6 +95,26 @@ async def check_webhook_url(url: str, allow_private: bool) -> None:
                 f"webhook host {host!r} resolves to the non-public address {address}; "
                 "private and loopback targets need ONCHAIN_WEBHOOK_ALLOW_PRIVATE=1"
             )
+    if not infos:
+        raise RefusedTarget(f"webhook host {host!r} resolves to no address")
+    return str(infos[0][4][0])
+
+
+def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The request for `url` sent to `address`: (URL naming the address, Host header, httpx extensions).
+
+    The Host header keeps the name for the receiver's routing; on https the TLS server name (SNI) and
+    the certificate check keep it too, so only the connection itself goes to the pinned address.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    if ":" in host:
+        host_header = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, extensions
 
 
 class Sender(Protocol):
@@ -137,12 +164,18 @@ class WebhookSender:
         if not job.webhook_secret:
             return timer.result(False, error="the alert has no webhook secret", permanent=True)
         try:
-            await check_webhook_url(url, self.allow_private)
+            address = await check_webhook_url(url, self.allow_private)
         except RefusedTarget as exc:
             return timer.result(False, error=str(exc), permanent=True)
         headers = signing.headers(job.webhook_secret, int(self.clock()), job.payload, job.id)
+        extensions: dict[str, Any] = {}
+        if address is not None:
+            url, host, extensions = pinned_request(url, address)
+            headers = {**headers, **host}
         try:
-            response = await self.client.post(url, content=job.payload, headers=headers, follow_redirects=False)
+            response = await self.client.post(
+                url, content=job.payload, headers=headers, follow_redirects=False, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             return timer.result(False, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
         ok = 200 <= response.status_code < 300

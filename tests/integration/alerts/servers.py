@@ -33,6 +33,7 @@ class Received:
     signature: str
     body: bytes
     signature_ok: bool
+    host: str = ""
 
 
 @dataclass
@@ -81,7 +82,8 @@ class WebhookReceiver:
                 timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
                 signature = headers.get(SIGNATURE_HEADER.lower(), "")
                 ok = verify(self.secret, timestamp, body, signature, now=int(time.time()))
-                self.received.append(Received(headers.get(DELIVERY_HEADER.lower(), ""), timestamp, signature, body, ok))
+                delivery = headers.get(DELIVERY_HEADER.lower(), "")
+                self.received.append(Received(delivery, timestamp, signature, body, ok, headers.get("host", "")))
                 if self.hang:
                     await reader.read()  # until the sender goes away
                     return

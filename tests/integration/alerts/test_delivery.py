@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from onchain.alerts import signing
 from onchain.alerts.delivery import (
     ALERTS_TOPIC,
     BusNotifier,
@@ -19,6 +20,7 @@ from onchain.alerts.delivery import (
     SmtpConfig,
     WebhookSender,
     WebsocketSender,
+    pinned_request,
 )
 from onchain.alerts.rules import Firing, RuleIn
 from onchain.alerts.store import AlertRecord, AlertStore
@@ -201,3 +203,28 @@ async def test_same_input_twice_fires_once_and_deleted_alerts_stop(alerts: Alert
     assert await alerts.delete_alert(alert.id, "user-1")
     assert await alerts.record_firings([(alert, firing(alert, 10))], time.time()) == []
     assert await alerts.status_counts() == {}
+
+
+async def test_a_webhook_goes_to_the_checked_address_without_a_second_lookup(http_client: httpx.AsyncClient) -> None:
+    """`.invalid` names never resolve: the request can only arrive if nothing looked the name up again."""
+    receiver = WebhookReceiver(secret="s3cret")
+    await receiver.start()
+    try:
+        url, host, extensions = pinned_request(f"http://hooks.invalid:{receiver.port}/hook", "127.0.0.1")
+        assert url == f"http://127.0.0.1:{receiver.port}/hook" and extensions == {}
+        body = b'{"type":"alert"}'
+        headers = {**signing.headers("s3cret", int(time.time()), body, "delivery-1"), **host}
+        response = await http_client.post(url, content=body, headers=headers, extensions=extensions)
+        assert response.status_code == 200
+        [received] = receiver.received
+        assert received.host == f"hooks.invalid:{receiver.port}" and received.signature_ok and received.body == body
+    finally:
+        await receiver.stop()
+
+
+def test_pinned_requests_keep_the_name_for_host_and_tls() -> None:
+    url, host, extensions = pinned_request("https://hooks.example.com/a/b?c=1", "2001:db8::7")
+    assert url == "https://[2001:db8::7]/a/b?c=1"
+    assert host == {"Host": "hooks.example.com"} and extensions == {"sni_hostname": "hooks.example.com"}
+    url, host, _ = pinned_request("http://[2001:db8::1]:8080/x", "2001:db8::1")
+    assert url == "http://[2001:db8::1]:8080/x" and host == {"Host": "[2001:db8::1]:8080"}
