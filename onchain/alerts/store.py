@@ -111,6 +111,12 @@ def alert_message(alert_id: str, firing_id: str, name: str, firing: Firing) -> d
     }
 
 
+_INTERRUPTED = (
+    "interrupted: the delivering process stopped before this attempt ended (its lease ran out); "
+    "the outcome is unknown, so it is sent again with the same X-Onchain-Delivery id"
+)
+
+
 class AlertStore:
     """Alert rows over the shared engine (`Store.engine`); every method is one transaction."""
 
@@ -319,20 +325,45 @@ class AlertStore:
                 claimed = await connection.execute(
                     update(alert_deliveries).where(d.id == row.id, due).values(locked_until=now + lease)
                 )
-                if claimed.rowcount == 1:
-                    jobs.append(
-                        DeliveryJob(
-                            row.id,
-                            row.alert_id,
-                            row.user_id,
-                            row.channel,
-                            row.target,
-                            row.payload.encode(),
-                            row.attempts,
-                            row.webhook_secret,
-                        )
+                if claimed.rowcount != 1:
+                    continue
+                attempts = row.attempts
+                if row.locked_until is not None:
+                    attempts = await self._record_interrupted(connection, row.id, attempts + 1, row.locked_until, lease)
+                jobs.append(
+                    DeliveryJob(
+                        row.id,
+                        row.alert_id,
+                        row.user_id,
+                        row.channel,
+                        row.target,
+                        row.payload.encode(),
+                        attempts,
+                        row.webhook_secret,
                     )
+                )
         return jobs
+
+    async def _record_interrupted(
+        self, connection: AsyncConnection, delivery_id: str, attempt: int, locked_until: float, lease: float
+    ) -> int:
+        """A lease that ran out unfinished: the worker holding it stopped mid-attempt (killed, crashed).
+        Its attempt goes into the log as interrupted, lasting at most the lease; returns the attempts made."""
+        await connection.execute(
+            alert_delivery_attempts.insert().values(
+                delivery_id=delivery_id,
+                attempt=attempt,
+                started_at=locked_until - lease,
+                duration_ms=lease * 1000,
+                ok=False,
+                status_code=None,
+                error=_INTERRUPTED,
+            )
+        )
+        await connection.execute(
+            update(alert_deliveries).where(alert_deliveries.c.id == delivery_id).values(attempts=attempt)
+        )
+        return attempt
 
     async def finish_attempt(
         self, job: DeliveryJob, result: AttemptResult, status: str, next_attempt_at: float

@@ -228,3 +228,23 @@ def test_pinned_requests_keep_the_name_for_host_and_tls() -> None:
     assert host == {"Host": "hooks.example.com"} and extensions == {"sni_hostname": "hooks.example.com"}
     url, host, _ = pinned_request("http://[2001:db8::1]:8080/x", "2001:db8::1")
     assert url == "http://[2001:db8::1]:8080/x" and host == {"Host": "[2001:db8::1]:8080"}
+
+
+async def test_a_lease_that_runs_out_unfinished_is_logged_as_an_interrupted_attempt(
+    alerts: AlertStore, receiver: WebhookReceiver, http_client: httpx.AsyncClient
+) -> None:
+    alert = await alerts.create_alert("user-1", rule({"type": "webhook", "url": receiver.url}), time.time())
+    receiver.secret = alert.webhook_secret
+    [delivery_id] = await alerts.record_firings([(alert, firing(alert, 7))], time.time())
+    start = time.time()
+    [held] = await alerts.claim_due(start, 10, lease=5.0)  # a worker claims it and is never heard of again
+    assert held.attempts == 0 and await alerts.claim_due(start + 1, 10, lease=5.0) == []
+    later = DeliveryWorker(alerts, {"webhook": WebhookSender(http_client, allow_private=True)}, FAST, lease=5.0,
+                           clock=lambda: start + 6)
+    assert await later.run_once() == 1
+    [logged] = await alerts.deliveries(alert.id, "user-1")
+    first, second = logged["attemptLog"]
+    assert (first["attempt"], first["ok"], first["statusCode"]) == (1, False, None)
+    assert first["error"].startswith("interrupted: the delivering process stopped") and first["durationMs"] == 5000
+    assert (second["attempt"], second["ok"], logged["status"], logged["attempts"]) == (2, True, "delivered", 2)
+    assert receiver.delivery_ids() == [delivery_id]
