@@ -1,8 +1,10 @@
 """Backtest: when a rule would have fired over the stored history.
 
 Stored blocks and events are folded again, in chain-time order, through a fresh market state configured
-like the live one; its updates and the stored ERC-20 Transfers go through the same `Evaluator` the live
-engine uses. So a backtest answers exactly what the live engine would have sent, block for block.
+like the live one; its updates, the stored ERC-20 Transfers and (for `anomaly` rules) what a fresh
+anomaly detector finds in each folded block go through the same `Evaluator` the live engine uses. So a
+backtest answers what the live engine would have sent, block for block. (`mev` rules need the stored
+MEV findings' own history and are not backtested.)
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from onchain.alerts.engine import Evaluator
+from onchain.alerts.engine import ANOMALIES_TOPIC, Evaluator
 from onchain.alerts.rules import Firing, Rule
+from onchain.analytics.anomalies import AnomalyConfig, AnomalyDetector, block_volume, observation, touched_pools
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
 from onchain.metrics.pools import PoolState
@@ -91,10 +94,13 @@ async def run_backtest(
     from_timestamp: int | None = None,
     to_timestamp: int | None = None,
     max_blocks: int = 200_000,
+    anomalies: AnomalyConfig | None = None,
 ) -> BacktestResult:
-    """Fold the stored history and report the rule's firings between the two chain times (inclusive)."""
+    """Fold the stored history and report the rule's firings between the two chain times (inclusive).
+    `anomalies` configures the detector as the live analytics service's is (defaults otherwise)."""
     chains = _chains_for(rule, sorted(await store.heads()))
     wants_transfers = any(cond.spec.source == "transfer" for cond in rule.conditions)
+    detector = AnomalyDetector(anomalies) if any(c.spec.source == "anomaly" for c in rule.conditions) else None
     kinds = [*MARKET_KINDS, TRANSFER] if wants_transfers else list(MARKET_KINDS)
     timeline: list[tuple[int, str, BlockRecord]] = []
     by_block: dict[tuple[str, int], list[Event]] = defaultdict(list)
@@ -123,6 +129,11 @@ async def run_backtest(
             if wants_transfers:
                 transfers = [_event_dict(e) for e in events if e.kind == TRANSFER]
                 fired.extend(evaluator.evaluate("events", {"chain": chain, "events": transfers}))
+            if detector is not None:
+                pools = touched_pools(state, chain, record.number)
+                observed = observation(state, chain, record.number, timestamp, pools, block_volume(applied))
+                for anomaly in detector.observe(observed):
+                    fired.extend(evaluator.evaluate(ANOMALIES_TOPIC, anomaly.as_dict()))
             result.blocks += 1
             result.firings.extend(
                 f

@@ -215,8 +215,10 @@ async def backtest(body: BacktestIn, request: Request, user: UserDep, store: Sto
     runtime = request.app.state.runtime
     evaluator = Evaluator(getattr(runtime, "tokens", None))
     try:
+        analytics = getattr(request.app.state, "analytics", None)
         result = await run_backtest(
-            rule, store, market, evaluator, from_timestamp=body.from_timestamp, to_timestamp=body.to_timestamp
+            rule, store, market, evaluator, from_timestamp=body.from_timestamp, to_timestamp=body.to_timestamp,
+            anomalies=analytics.detector.config if analytics is not None else None,
         )
     except BacktestTooLarge as exc:
         raise ApiError(422, "backtest_too_large", str(exc)) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ from onchain.alerts.store import AlertStore
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
-from onchain.domain.chain import Block
+from onchain.domain.chain import Block, BlockBundle
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MARKET_KINDS, MarketService
 from onchain.protocols.registry import Decoder
 from onchain.sources.replay import ReplaySource
+from onchain.storage.records import BlockWrite
 from onchain.storage.store import Store
 
 WETH = "ethereum:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
@@ -191,3 +193,29 @@ async def test_redeliver_queues_a_new_delivery(tmp_path: Path, runtime: Any, mar
         logged = (await api.get(f"/v2/alerts/{alert['id']}/deliveries", headers=USER)).json()["deliveries"]
         assert len(logged) == 3 and response.json()["id"] in {item["id"] for item in logged}
         assert all(item["status"] == "pending" for item in logged)
+
+
+async def test_backtest_finds_the_anomaly_of_a_drained_pool(
+    tmp_path: Path, runtime: Any, market: MarketService
+) -> None:
+    """A block after the two stored ones drains a V2 pool to a tenth of its reserves: the anomaly rule fires there."""
+    store = runtime.store
+    [last] = await store.blocks("ethereum", 17173050, 17173050)
+    syncs = await store.events("ethereum", kinds=["uniswap_v2.Sync"], from_block=17173050, to_block=17173050)
+    pool = next(e for e in syncs if f"ethereum:{e.address}" in market.state.pools)
+    drained_args = {**pool.args, "reserve0": pool.args["reserve0"] // 10, "reserve1": pool.args["reserve1"] // 10}
+    block = Block(17173051, "0x" + "d1" * 32, last.hash, last.timestamp + 12)
+    drained = replace(pool, block_number=17173051, block_hash=block.hash, log_index=0, args=drained_args)
+    await store.write_blocks([BlockWrite(BlockBundle("ethereum", block), [drained])])
+
+    subject = {"type": "pool", "id": f"ethereum:{pool.address}"}
+    async with client_for(settings(tmp_path), runtime, market) as api:
+        body = {"rule": {"subject": subject, "condition": "anomaly", "threshold": 0.5}}
+        response = await api.post("/v2/alerts/backtest", json=body, headers=USER)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        [fired] = result["firings"]
+        assert fired["block"] == 17173051 and fired["condition"] == "anomaly"
+        assert fired["data"]["kind"] == "tvl_drop" and 0.85 < fired["data"]["value"] < 0.95
+        stricter = {"rule": {**body["rule"], "threshold": 0.95}}
+        assert (await api.post("/v2/alerts/backtest", json=stricter, headers=USER)).json()["count"] == 0
