@@ -193,6 +193,9 @@ class Pipeline:
     batch waits up to `batch_delay` seconds to fill, at the head it is committed at once. `after_commit`
     is awaited with each committed batch (bundles with their traces, and decoded events) before another
     is written, so work derived from whole bundles (MEV detection) stays in step with reorg rollbacks.
+    A long load (`defer_indexes_from` blocks or more, bounded) runs inside `Store.bulk_load`; where the
+    store then writes beside us (SQLite's loader process), batches of `overlap_batch_logs` are decoded
+    while the one before commits.
     """
 
     def __init__(
