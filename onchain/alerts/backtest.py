@@ -2,9 +2,9 @@
 
 Stored blocks and events are folded again, in chain-time order, through a fresh market state configured
 like the live one; its updates, the stored ERC-20 Transfers and (for `anomaly` rules) what a fresh
-anomaly detector finds in each folded block go through the same `Evaluator` the live engine uses. So a
-backtest answers what the live engine would have sent, block for block. (`mev` rules need the stored
-MEV findings' own history and are not backtested.)
+anomaly detector finds in each folded block, and (for `mev_detected` rules) the stored MEV findings of
+each block, go through the same `Evaluator` the live engine uses. So a backtest answers what the live
+engine would have sent, block for block.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from onchain.alerts.engine import ANOMALIES_TOPIC, Evaluator
+from onchain.alerts.engine import ANOMALIES_TOPIC, MEV_TOPIC, Evaluator
 from onchain.alerts.rules import Firing, Rule
 from onchain.analytics.anomalies import AnomalyConfig, AnomalyDetector, block_volume, observation, touched_pools
+from onchain.analytics.mev.service import KINDS, FindingKey, read_findings
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
 from onchain.metrics.pools import PoolState
@@ -85,6 +86,23 @@ def _event_dict(event: Event) -> dict[str, Any]:
     }
 
 
+async def _stored_mev(store: Store, chains: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The stored MEV findings of `chains` as the MEV service publishes them: one message per block."""
+    by_block: dict[tuple[str, int], dict[str, Any]] = {}
+    for chain in chains:
+        after: FindingKey | None = None
+        while True:
+            page, after = await read_findings(store, chain=chain, after=after, limit=1000)
+            for finding in page:
+                number = finding["block"]
+                block = by_block.setdefault((chain, number), {"chain": chain, "block": number,
+                                                              "timestamp": finding["timestamp"]})
+                block.setdefault(KINDS[finding["kind"]], []).append(finding)
+            if after is None:
+                break
+    return by_block
+
+
 async def run_backtest(
     rule: Rule,
     store: Store,
@@ -101,6 +119,7 @@ async def run_backtest(
     chains = _chains_for(rule, sorted(await store.heads()))
     wants_transfers = any(cond.spec.source == "transfer" for cond in rule.conditions)
     detector = AnomalyDetector(anomalies) if any(c.spec.source == "anomaly" for c in rule.conditions) else None
+    mev = await _stored_mev(store, chains) if any(c.spec.source == "mev" for c in rule.conditions) else {}
     kinds = [*MARKET_KINDS, TRANSFER] if wants_transfers else list(MARKET_KINDS)
     timeline: list[tuple[int, str, BlockRecord]] = []
     by_block: dict[tuple[str, int], list[Event]] = defaultdict(list)
@@ -129,6 +148,8 @@ async def run_backtest(
             if wants_transfers:
                 transfers = [_event_dict(e) for e in events if e.kind == TRANSFER]
                 fired.extend(evaluator.evaluate("events", {"chain": chain, "events": transfers}))
+            if (chain, record.number) in mev:
+                fired.extend(evaluator.evaluate(MEV_TOPIC, mev[(chain, record.number)]))
             if detector is not None:
                 pools = touched_pools(state, chain, record.number)
                 observed = observation(state, chain, record.number, timestamp, pools, block_volume(applied))

@@ -15,6 +15,8 @@ import pytest
 from onchain.alerts.backtest import fresh_state
 from onchain.alerts.rules import Firing
 from onchain.alerts.store import AlertStore
+from onchain.analytics.mev.service import finding_rows
+from onchain.analytics.mev.tables import mev_findings
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
@@ -219,3 +221,23 @@ async def test_backtest_finds_the_anomaly_of_a_drained_pool(
         assert fired["data"]["kind"] == "tvl_drop" and 0.85 < fired["data"]["value"] < 0.95
         stricter = {"rule": {**body["rule"], "threshold": 0.95}}
         assert (await api.post("/v2/alerts/backtest", json=stricter, headers=USER)).json()["count"] == 0
+
+
+async def test_backtest_fires_on_stored_mev_findings(tmp_path: Path, runtime: Any, market: MarketService) -> None:
+    searcher = "0x" + "5e" * 20
+    sandwich = {"frontrun_tx": "0x" + "f1" * 32, "backrun_tx": "0x" + "b1" * 32, "victims": ["0x" + "a1" * 32],
+                "searcher": searcher, "pool": "0x" + "9a" * 20, "protocol": "uniswap-v2",
+                "profit_token": WETH.split(":")[1], "profit_amount": 10**17, "profit_usd": 182.5}
+    shaped = {"sandwiches": [sandwich], "arbitrages": [], "liquidations": [], "jit": []}
+    async with runtime.store.engine.begin() as connection:
+        await connection.execute(mev_findings.insert(), finding_rows("ethereum", 17173050, shaped))
+
+    async with client_for(settings(tmp_path), runtime, market) as api:
+        rule = {"subject": {"type": "wallet", "id": f"ethereum:{searcher}"}, "condition": "mev_detected",
+                "threshold": 100}
+        response = await api.post("/v2/alerts/backtest", json={"rule": rule}, headers=USER)
+        assert response.status_code == 200, response.text
+        [fired] = response.json()["firings"]
+        assert fired["block"] == 17173050 and fired["condition"] == "mev_detected"
+        above = {"rule": {**rule, "threshold": 200}}  # the sandwich made $182.5
+        assert (await api.post("/v2/alerts/backtest", json=above, headers=USER)).json()["count"] == 0
