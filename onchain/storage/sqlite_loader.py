@@ -32,9 +32,10 @@ from onchain.errors import StorageError
 
 _HEADER = 4
 _PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged pipe (/proc/sys/fs/pipe-max-size)
-# Same settings as the store's own connections (see `onchain.storage.store`).
-_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
+# Every SQLite connection's settings, the store's own (`onchain.storage.store`) and this child's; files
+# also run in WAL mode. NORMAL is durable across application crashes in WAL mode; only an OS crash can
+# lose the last commit.
+CONNECTION_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
@@ -51,7 +52,7 @@ def serve(path: str, requests: BinaryIO, replies: BinaryIO) -> None:
     """Run one transaction per request frame until the parent closes our stdin."""
     gc.disable()  # rows are lists of scalars: no cycles to collect, and collections would stall every batch
     connection = sqlite3.connect(path, isolation_level=None)
-    for pragma in _PRAGMAS:
+    for pragma in ("PRAGMA journal_mode=WAL", *CONNECTION_PRAGMAS):
         connection.execute(pragma)
     try:
         _serve(connection, requests, replies)

@@ -33,7 +33,7 @@ from onchain.storage import migrate
 from onchain.storage.bulk import insert_rows, upsert_ignore
 from onchain.storage.codec import decode_args, encode_args
 from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, PreparedBlocks, TokenRecord
-from onchain.storage.sqlite_loader import SqliteLoader, Statement
+from onchain.storage.sqlite_loader import CONNECTION_PRAGMAS, SqliteLoader, Statement
 from onchain.storage.tables import (
     blocks,
     chains,
@@ -132,10 +132,8 @@ def _engine_for(url: str) -> AsyncEngine:
         cursor.execute(f"PRAGMA page_size={_SQLITE_PAGE_SIZE}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commit.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in CONNECTION_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     return engine
