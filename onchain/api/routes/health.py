@@ -1,9 +1,10 @@
 """`GET /health` (each dependency and each chain's head and lag) and `GET /metrics` (Prometheus text).
 
 Status rules: the database down makes the service `unhealthy` (503: it has nothing to serve); any
-other dependency failing, a live chain lagging, or a chain's RPC endpoints failing makes it
-`degraded`. A dependency that is not configured is `disabled` and counts for nothing. Lag is judged
-only for chains ingested live (those with an RPC client); stored history is reported, not judged.
+other dependency failing, a bus subscription not receiving (its topics under `bus.disconnected`), a
+live chain lagging, or a chain's RPC endpoints failing makes it `degraded`. A dependency that is not
+configured is `disabled` and counts for nothing. Lag is judged only for chains ingested live (those
+with an RPC client); stored history is reported, not judged.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ LAG_ALLOWED_BLOCKS = 20
 @runtime_checkable
 class Pingable(Protocol):
     async def ping(self) -> bool: ...
+
+
+@runtime_checkable
+class ReportsSubscriptions(Protocol):
+    def disconnected_topics(self) -> list[str]: ...
 
 
 def _lag_limit(chains: ChainsDep, chain: str) -> float:
@@ -76,6 +82,8 @@ async def health(
     else:
         services["cache"] = HEALTHY  # in-process bus and cache: up whenever this process is
     services["websocket"] = HEALTHY if request.app.state.feed.running else DEGRADED
+    disconnected = bus.disconnected_topics() if isinstance(bus, ReportsSubscriptions) else []
+    services["bus"] = DEGRADED if disconnected else HEALTHY
 
     chain_report: dict[str, dict[str, Any]] = {}
     lagging = False
@@ -114,6 +122,7 @@ async def health(
         "services": services,
         "chains": chain_report,
         "websocket": {"connections": hub.connections},
+        "bus": {"disconnected": disconnected},
         "uptimeSeconds": round(now - request.app.state.started_at, 3),
         "timestamp": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
     }
