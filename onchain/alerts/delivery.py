@@ -35,6 +35,8 @@ from onchain.alerts import signing
 from onchain.alerts.store import DEAD, DELIVERED, PENDING, AlertStore, AttemptResult, DeliveryJob
 from onchain.bus.base import Bus
 from onchain.config import Settings
+from onchain.errors import StorageError
+from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +293,7 @@ class DeliveryWorker:
         self.poll = poll
         self.clock = clock
         self.rng = rng or random.Random()
+        self.outage = OutageLog(log, "alert delivery (reading the outbox)")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -309,9 +312,14 @@ class DeliveryWorker:
         while True:
             try:
                 attempted = await self.run_once()
+            except StorageError as exc:  # the database is away: one line per outage, not a traceback per poll
+                self.outage.failed(exc)
+                attempted = 0
             except Exception:
                 log.exception("alert delivery round failed; retrying after the poll interval")
                 attempted = 0
+            else:
+                self.outage.succeeded()
             if attempted >= self.batch:
                 continue
             timeout = self.poll

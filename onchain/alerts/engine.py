@@ -22,6 +22,8 @@ from typing import Any
 from onchain.alerts.rules import Firing, Observation, Occurrence, RuleBook
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.bus.base import BLOCKS, EVENTS, Bus, Message, Subscription
+from onchain.errors import StorageError
+from onchain.outage import OutageLog
 from onchain.protocols.tokens import TokenDirectory
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,7 @@ class AlertEngine:
         self.clock = clock
         self.alerts: dict[str, AlertRecord] = {}
         self.fired = 0
+        self._storing = OutageLog(log, "storing alert firings")
         self._tasks: list[asyncio.Task[None]] = []
 
     def evaluate(self, topic: str, payload: Any) -> list[Firing]:
@@ -308,8 +311,12 @@ class AlertEngine:
             return
         try:
             await self.record(firings)
+        except StorageError as exc:  # these firings are lost; the outage is logged once, not per message
+            self._storing.failed(exc)
         except Exception:
             log.exception("could not store %d alert firings from %s", len(firings), message.topic)
+        else:
+            self._storing.succeeded()
 
     async def _rules(self, subscription: Subscription) -> None:
         try:

@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from onchain import __version__
 from onchain.accounts.install import install_accounts
 from onchain.api.deps import EndpointReporter, Runtime
-from onchain.api.errors import JSONBytesResponse, install_error_handlers
+from onchain.api.errors import JSONBytesResponse, StorageFailureMiddleware, install_error_handlers
 from onchain.api.routes import ROUTERS
 from onchain.api.telemetry import Telemetry
 from onchain.api.ws import RealtimeLimits
@@ -143,6 +143,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     install_accounts(app, settings, runtime)  # auth, tiers, rate limits, size limits (inside CORS)
+    app.add_middleware(StorageFailureMiddleware)  # a database gone during authentication: 503, not 500
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

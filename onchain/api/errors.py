@@ -2,7 +2,9 @@
 
 Client mistakes (bad parameters, unknown ids, unknown routes) are 4xx with a stable `code`; our own
 failures are 5xx and never leak internals. Routes raise `ApiError` (or let an `OnchainError` through)
-and never build error responses themselves.
+and never build error responses themselves. A database that is not answering is one answer wherever it
+shows (a `StorageError`, a driver error some reader let through, or either raised by a middleware such as
+authentication): 503 `storage_unavailable`, logged as one line without the SQL.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
+from onchain.outage import one_line
+from onchain.storage.store import DATABASE_FAILURES
+
+STORAGE_FAILURES = (StorageError, *DATABASE_FAILURES)
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +107,7 @@ async def _onchain_error(request: Request, exc: Exception) -> JSONBytesResponse:
     if isinstance(exc, UnknownChainError):
         return error_response(404, "unknown_chain", str(exc))
     if isinstance(exc, StorageError):
-        log.warning("storage error on %s: %s", request.url.path, exc)
-        return error_response(503, "storage_unavailable", "the database is not answering; retry later")
+        return _storage_unavailable(request.url.path, exc)
     if isinstance(exc, RpcError):
         log.warning("upstream error on %s: %s", request.url.path, exc)
         return error_response(502, "upstream_error", "a chain node did not answer properly")
@@ -110,6 +116,50 @@ async def _onchain_error(request: Request, exc: Exception) -> JSONBytesResponse:
         return error_response(500, "configuration_error", "the server is misconfigured")
     log.exception("unhandled platform error on %s", request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
+
+
+def _storage_unavailable(path: str, exc: BaseException) -> JSONBytesResponse:
+    log.warning("storage error on %s: %s", path, one_line(exc))
+    return error_response(503, "storage_unavailable", "the database is not answering; retry later")
+
+
+async def _database_failure(request: Request, exc: Exception) -> JSONBytesResponse:
+    return _storage_unavailable(request.url.path, exc)
+
+
+class StorageFailureMiddleware:
+    """Answers 503 `storage_unavailable` for a database failure raised by the middleware inside it
+    (authentication reads keys from the database) before any response began; the route handlers
+    above cover the routes. Without it Starlette answers 500 and drops the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except STORAGE_FAILURES as exc:
+            if started:
+                raise
+            response = _storage_unavailable(scope["path"], exc)
+            if scope["type"] == "http":
+                await response(scope, receive, send)
+            elif "websocket.http.response" in scope.get("extensions", {}):
+                await send({"type": "websocket.http.response.start", "status": response.status_code,
+                            "headers": response.raw_headers})
+                await send({"type": "websocket.http.response.body", "body": response.body})
+            else:
+                await send({"type": "websocket.close", "code": 1011, "reason": "storage_unavailable"})
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONBytesResponse:
@@ -122,4 +172,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OnchainError, _onchain_error)
+    for failure in DATABASE_FAILURES:
+        app.add_exception_handler(failure, _database_failure)
     app.add_exception_handler(Exception, _unexpected)

@@ -35,7 +35,7 @@ def _when(timestamp: int) -> datetime:
 
 
 async def _chain_ids(store: Store) -> dict[str, int]:
-    async with store.engine.connect() as connection:
+    async with store.reading() as connection:
         rows = (await connection.execute(select(chains.c.name, chains.c.chain_id))).all()
     return {name: chain_id for name, chain_id in rows if chain_id is not None}
 
@@ -78,7 +78,7 @@ async def write_points(
         }
         for row in rows
     ]
-    async with store.engine.begin() as connection:
+    async with store.transaction("writing metric points") as connection:
         await upsert_ignore(connection, protocols, protocol_rows, ("slug",))
         if replace_chain is not None:
             await connection.execute(delete(protocol_metrics).where(protocol_metrics.c.chain == replace_chain))
@@ -103,7 +103,7 @@ async def read_points(
         query = query.where(table.timestamp >= _when(start))
     if end is not None:
         query = query.where(table.timestamp <= _when(end))
-    async with store.engine.connect() as connection:
+    async with store.reading() as connection:
         rows = (await connection.execute(query.order_by(table.timestamp))).all()
     return [(int(_aware(when).timestamp()), chain, value) for when, chain, value in rows]
 

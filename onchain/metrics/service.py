@@ -23,9 +23,11 @@ from onchain.bus.base import EVENTS, REORG, Bus, Subscription
 from onchain.chains.registry import ChainRegistry
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
+from onchain.errors import StorageError
 from onchain.metrics.pools import PoolSpec, PoolState, TokenSpec
 from onchain.metrics.series import write_points
 from onchain.metrics.state import DEX_FAMILIES, BlockResult, MarketState, MetricRow
+from onchain.outage import OutageLog
 from onchain.pricing.feeds import ChainAnchors, FeedSpec
 from onchain.protocols.base import PoolDirectory, PoolInfo
 from onchain.protocols.registry import PROTOCOLS
@@ -104,6 +106,7 @@ class MarketService:
         self._missing_tokens: set[str] = set()
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._storing = OutageLog(log, "market service (storing metric points)")
         self._lock = asyncio.Lock()
         for protocol in PROTOCOLS.values():
             self.state.add_protocol(protocol.slug, name=protocol.name, category=protocol.category)
@@ -219,8 +222,12 @@ class MarketService:
         async for message in subscription:
             try:
                 await self.handle_events_message(message.json())
+            except StorageError as exc:  # the database is away: logged once per outage, the next batch applied
+                self._storing.failed(exc)
             except Exception:  # one bad batch must not stop the market; it is logged and the next one applied
                 log.exception("market service failed on an events batch")
+            else:
+                self._storing.succeeded()
 
     async def _follow_reorgs(self, subscription: Subscription) -> None:
         async for _message in subscription:

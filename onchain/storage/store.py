@@ -15,14 +15,14 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy import Index, Row, delete, event, func, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, DropIndex
@@ -47,6 +47,9 @@ from onchain.storage.tables import tokens as tokens_table
 
 # OverflowError: a value the driver cannot bind (an integer beyond the column's 64 bits).
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError, OverflowError)
+# What a database driver raises when the database refuses or cannot answer (dropped, unreachable, its
+# connections terminated, the file gone), wherever it escapes unwrapped: the same failure as StorageError.
+DATABASE_FAILURES = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, ConnectionError)
 _INT64_MAX = 2**63 - 1
 # Page size of new SQLite files (measured on 170k event rows, insert + index build: 16 KiB best, 4 KiB worst).
 _SQLITE_PAGE_SIZE = 16384
@@ -292,6 +295,15 @@ class Store:
                 yield connection
         except _DB_ERRORS as exc:
             raise StorageError(f"read failed: {exc}") from exc
+
+    def transaction(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        """`_transaction` for edge modules beside the store (metric series), so their failures are
+        StorageError too: one kind of database failure for the API (503) and the loops to handle."""
+        return self._transaction(what)
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """`_reading` for edge modules beside the store."""
+        return self._reading()
 
     # ---- writes -------------------------------------------------------------------------------------
 

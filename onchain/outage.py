@@ -1,0 +1,42 @@
+"""One log line per outage for loops that retry a failing dependency, instead of one per try."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's first line: driver messages follow it with the SQL statement and its parameters."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+class OutageLog:
+    """Say once that `what` started failing (and why), and once that it works again (after how long and
+    how many failed tries); the tries in between are counted, not logged."""
+
+    def __init__(self, logger: logging.Logger, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.what = what
+        self.clock = clock
+        self.failures = 0
+        self._since: float | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self._since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self._since is None:
+            self._since = self.clock()
+            self.logger.warning("%s failing: %s; retrying, logged again once it works", self.what, one_line(exc))
+
+    def succeeded(self) -> None:
+        if self._since is None:
+            return
+        self.logger.warning("%s works again after %.1fs (%d failed tries)", self.what,
+                            self.clock() - self._since, self.failures)
+        self._since, self.failures = None, 0

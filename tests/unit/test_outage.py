@@ -1,0 +1,33 @@
+"""OutageLog: one line when failing starts, one when it ends, however many tries fail in between."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from onchain.outage import OutageLog, one_line
+
+
+def test_one_line_per_outage_with_duration_and_tries(caplog: pytest.LogCaptureFixture) -> None:
+    now = [100.0]
+    outage = OutageLog(logging.getLogger("outage-test"), "polling", clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="outage-test")
+    outage.succeeded()
+    for _ in range(50):
+        outage.failed(ConnectionRefusedError("refused"))
+    now[0] = 112.5
+    outage.succeeded()
+    outage.succeeded()
+    outage.failed(OSError("again"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "polling failing: ConnectionRefusedError: refused; retrying, logged again once it works",
+        "polling works again after 12.5s (50 failed tries)",
+        "polling failing: OSError: again; retrying, logged again once it works",
+    ]
+    assert outage.failing and outage.failures == 1
+
+
+def test_one_line_drops_the_statement_a_driver_error_carries() -> None:
+    error = RuntimeError("(asyncpg.Error) database \"x\" does not exist\n[SQL: SELECT secret FROM keys]")
+    assert one_line(error) == 'RuntimeError: (asyncpg.Error) database "x" does not exist'
