@@ -83,17 +83,14 @@ async def _check(rule: RuleIn, request: Request, store: Store, allow_private: bo
 
 def _fits_tier(rule: RuleIn, tier: Tier) -> None:
     """A rule's size within the caller's tier (channels counted after merging duplicates), else 422."""
-    channels, conditions = len(rule.channels), len(rule.conditions())
-    if channels > tier.alert_channels:
-        raise ApiError(
-            422, "rule_too_large",
-            f"the {tier.name} tier allows {tier.alert_channels} distinct channels per alert, this rule has {channels}",
-        )
-    if conditions > tier.alert_conditions:
-        raise ApiError(
-            422, "rule_too_large",
-            f"the {tier.name} tier allows {tier.alert_conditions} conditions per alert, this rule has {conditions}",
-        )
+    sizes = (
+        ("distinct channels", len(rule.channels), tier.alert_channels),
+        ("conditions", len(rule.conditions()), tier.alert_conditions),
+    )
+    for what, count, limit in sizes:
+        if count > limit:
+            message = f"the {tier.name} tier allows {limit} {what} per alert, this rule has {count}"
+            raise ApiError(422, "rule_too_large", message)
 
 
 def _over_quota(tier: Tier, exc: AlertQuotaError) -> ApiError:

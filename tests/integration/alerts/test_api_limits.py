@@ -156,8 +156,12 @@ async def test_a_bad_stored_row_does_not_break_the_list(served: Served) -> None:
         async with served.store.engine.begin() as connection:
             await connection.execute(
                 user_alerts.insert().values(
-                    id=bad_id, user_id=user_id, condition_type="large_transfer", threshold_value=0.0,
-                    is_active=True, rule=json.dumps(document),
+                    id=bad_id,
+                    user_id=user_id,
+                    condition_type="large_transfer",
+                    threshold_value=0.0,
+                    is_active=True,
+                    rule=json.dumps(document),
                 )
             )
             state = alert_state.insert().values(alert_id=bad_id, webhook_secret="whsec_x", updated_at=0)
