@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from onchain.alerts.rules import MAX_CHANNELS, MAX_CONDITIONS
 from onchain.errors import ConfigError
 
 TIER_NAMES: tuple[str, ...] = ("free", "basic", "pro", "enterprise")
@@ -28,13 +29,16 @@ _FEATURE_PATHS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """One tier's limits. `requests_per_minute` is also the burst: a full bucket allows that many at once."""
+    """One tier's limits. `requests_per_minute` is also the burst: a full bucket allows that many at once.
+    `alert_channels` and `alert_conditions` bound one rule, so one firing's work stays small."""
 
     name: str
     requests_per_minute: int
     websocket_connections: int
     alerts: int
     api_keys: int
+    alert_channels: int
+    alert_conditions: int
     features: frozenset[str]
 
     def allows(self, feature: str) -> bool:
@@ -47,18 +51,22 @@ class Tier:
             "websocketConnections": self.websocket_connections,
             "alerts": self.alerts,
             "apiKeys": self.api_keys,
+            "alertChannels": self.alert_channels,
+            "alertConditions": self.alert_conditions,
             "features": sorted(self.features),
         }
 
 
 DEFAULT_TIERS: Mapping[str, Tier] = {
-    "free": Tier("free", 60, 2, 3, 2, frozenset({"realtime", "alerts"})),
-    "basic": Tier("basic", 300, 5, 25, 5, frozenset({"realtime", "alerts"})),
-    "pro": Tier("pro", 1200, 25, 200, 20, frozenset({"realtime", "alerts", ANALYTICS})),
-    "enterprise": Tier("enterprise", 6000, 200, 2000, 100, frozenset(FEATURES)),
+    "free": Tier("free", 60, 2, 3, 2, 3, 5, frozenset({"realtime", "alerts"})),
+    "basic": Tier("basic", 300, 5, 25, 5, 5, 10, frozenset({"realtime", "alerts"})),
+    "pro": Tier("pro", 1200, 25, 200, 20, 10, 25, frozenset({"realtime", "alerts", ANALYTICS})),
+    "enterprise": Tier("enterprise", 6000, 200, 2000, 100, MAX_CHANNELS, MAX_CONDITIONS, frozenset(FEATURES)),
 }
 
 _NUMBERS = {f.name for f in fields(Tier)} - {"name", "features"}
+# Per-rule caps cannot go past what any stored rule may hold (onchain.alerts.rules).
+_CEILINGS = {"alert_channels": MAX_CHANNELS, "alert_conditions": MAX_CONDITIONS}
 
 
 def build_tiers(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Tier]:
@@ -72,6 +80,8 @@ def build_tiers(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dic
             if key in _NUMBERS:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigError(f"tiers.{name}.{key} must be a non-negative integer, got {value!r}")
+                if value > _CEILINGS.get(key, value):
+                    raise ConfigError(f"tiers.{name}.{key} must be at most {_CEILINGS[key]}, got {value}")
                 values[key] = value
             elif key == "features":
                 if not isinstance(value, list) or not set(value) <= FEATURES:

@@ -262,7 +262,7 @@ class AlertEngine:
 
     async def apply_rule_change(self, op: str, alert_id: str) -> None:
         alert = await self.store.get_alert(alert_id) if op == "upsert" else None
-        if alert is None:
+        if not isinstance(alert, AlertRecord):  # deleted, or unreadable (logged by the store)
             self.remove(alert_id)
         else:
             self.add(alert)

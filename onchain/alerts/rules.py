@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,17 @@ Operator = Literal["below", "above", "change", "spike", "event"]
 Mode = Literal["single", "all", "any"]
 
 DAY = 86_400
+
+# Hard bounds on what one rule may hold, whatever the tier table says (tiers may allow less): a firing
+# queues one delivery per channel, and every input on the subject evaluates every condition.
+MAX_CHANNELS = 20
+MAX_CONDITIONS = 50
+# Sane ranges for the numbers of a rule, so every stored rule renders and evaluates: a window is also
+# how much history a level keeps, and no price, TVL or USD size comes near 1e15.
+MAX_COOLDOWN = 365 * DAY
+MAX_WINDOW = 30 * DAY
+MAX_THRESHOLD = 1e15
+MAX_NAME = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +85,45 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-def parse_duration(value: int | float | str | None, what: str) -> int | None:
-    """Seconds from `3600`, `"3600"`, `"60m"`, `"1h"`, `"7d"`; negative or malformed raises ValueError."""
+def parse_duration(value: int | float | str | None, what: str, most: int) -> int | None:
+    """Seconds from `3600`, `"3600"`, `"60m"`, `"1h"`, `"7d"`; negative, malformed or above `most`
+    seconds raises ValueError."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"{what} must be seconds or a duration like '1h', got {value!r}")
     if isinstance(value, int | float):
         if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{what} must not be negative, got {value!r}")
-        return int(value)
-    if value.strip().startswith("-"):
-        raise ValueError(f"{what} must not be negative, got {value!r}")
-    match = _DURATION.match(value.lower())
-    if match is None:
-        raise ValueError(f"{what} must be seconds or a duration like '15m', '1h', '7d', got {value!r}")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            raise ValueError(f"{what} must not be negative, got {_short(value)}")
+        seconds = int(value)
+    else:
+        if value.strip().startswith("-"):
+            raise ValueError(f"{what} must not be negative, got {_short(value)}")
+        match = _DURATION.match(value.lower())
+        if match is None:
+            raise ValueError(f"{what} must be seconds or a duration like '15m', '1h', '7d', got {_short(value)}")
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > most:
+        raise ValueError(f"{what} must be at most {most} seconds ({most // DAY} days), got {_short(value)}")
+    return seconds
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """A value as an error message quotes it: cut short, so a huge input is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_name(value: str) -> str:
+    """A rule name as channels carry it (an email subject, a webhook field): trimmed, one line, printable."""
+    name = value.strip()
+    if not name:
+        raise ValueError("name must not be empty")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name must be at most {MAX_NAME} characters, got {len(name)}")
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in name):
+        raise ValueError("name must not contain control characters or line breaks")
+    return name
 
 
 def normalize_subject_id(subject_type: str, raw: str) -> str:
@@ -144,13 +179,13 @@ class ConditionIn(BaseModel):
     @field_validator("window")
     @classmethod
     def _window(cls, value: int | str | None) -> int | None:
-        return parse_duration(value, "window")
+        return parse_duration(value, "window", MAX_WINDOW)
 
     @field_validator("threshold")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("threshold must be a finite number")
+        if value is not None and not (math.isfinite(value) and abs(value) <= MAX_THRESHOLD):
+            raise ValueError(f"threshold must be a finite number between -{MAX_THRESHOLD:g} and {MAX_THRESHOLD:g}")
         return value
 
 
@@ -195,12 +230,21 @@ def _default_channels() -> list[WebsocketChannel | WebhookChannel | EmailChannel
     return [WebsocketChannel(type="websocket")]
 
 
+def channel_key(channel: WebsocketChannel | WebhookChannel | EmailChannel) -> tuple[str, str]:
+    """What makes two channels the same destination: the type and where it sends (addresses ignore case)."""
+    if isinstance(channel, WebhookChannel):
+        return channel.type, channel.url
+    if isinstance(channel, EmailChannel):
+        return channel.type, channel.to.casefold()
+    return channel.type, ""
+
+
 class RuleIn(BaseModel):
     """A rule as the API takes it (design.md "Alerts"): one condition, or `all`/`any` of several."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str
     subject: SubjectIn
     condition: str | None = None
     threshold: float | None = None
@@ -211,16 +255,37 @@ class RuleIn(BaseModel):
     channels: list[Channel] = Field(default_factory=_default_channels, min_length=1)
     active: bool = True
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value)
+
     @field_validator("cooldown")
     @classmethod
     def _cooldown(cls, value: int | str | None) -> int | None:
-        return parse_duration(value, "cooldown")
+        return parse_duration(value, "cooldown", MAX_COOLDOWN)
+
+    @field_validator("channels")
+    @classmethod
+    def _merge_channels(
+        cls, value: list[WebsocketChannel | WebhookChannel | EmailChannel]
+    ) -> list[WebsocketChannel | WebhookChannel | EmailChannel]:
+        """Channels to the same destination become one (one delivery each per firing), in first-seen order."""
+        merged: dict[tuple[str, str], WebsocketChannel | WebhookChannel | EmailChannel] = {}
+        for channel in value:
+            merged.setdefault(channel_key(channel), channel)
+        if len(merged) > MAX_CHANNELS:
+            raise ValueError(f"a rule takes at most {MAX_CHANNELS} distinct channels, got {len(merged)}")
+        return list(merged.values())
 
     @model_validator(mode="after")
     def _check(self) -> RuleIn:
         given = [self.condition is not None, self.all_ is not None, self.any_ is not None]
         if sum(given) != 1:
             raise ValueError("give exactly one of 'condition', 'all' or 'any'")
+        several = self.all_ if self.all_ is not None else self.any_
+        if several is not None and len(several) > MAX_CONDITIONS:
+            raise ValueError(f"'all'/'any' takes at most {MAX_CONDITIONS} conditions, got {len(several)}")
         if self.condition is not None:
             self.all_ = None
             single = ConditionIn(condition=self.condition, threshold=self.threshold, window=self.window)

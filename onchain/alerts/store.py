@@ -10,6 +10,7 @@ processes) can share one outbox without sending a row twice at the same time.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
 from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,8 +31,11 @@ from onchain.alerts.rules import Firing, Rule, RuleIn, build_rule
 from onchain.alerts.signing import new_secret
 from onchain.alerts.tables import alert_deliveries, alert_delivery_attempts, alert_firings, alert_state
 from onchain.bus.base import encode
-from onchain.errors import StorageError
+from onchain.errors import OnchainError, StorageError
+from onchain.storage.locks import lock_owner
 from onchain.storage.tables import protocols, user_alerts
+
+log = logging.getLogger(__name__)
 
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
@@ -71,6 +76,36 @@ class AlertRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableAlert:
+    """A stored rule that no longer validates (stored before a check existed, or edited by hand).
+
+    Listed so its owner can see, replace or delete it; never evaluated."""
+
+    id: str
+    user_id: str
+    active: bool
+    problem: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "active": self.active,
+            "error": {
+                "code": "unreadable_rule",
+                "message": f"the stored rule cannot be used ({self.problem}); replace it (PUT) or delete it",
+            },
+        }
+
+
+class AlertQuotaError(OnchainError):
+    """The owner already has as many active alerts as their tier allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} active alerts allowed")
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryJob:
     """A claimed outbox row: everything a sender needs, fixed at firing time."""
 
@@ -92,6 +127,16 @@ class AttemptResult:
     status_code: int | None = None
     error: str | None = None
     permanent: bool = False  # no retry can succeed (e.g. a refused private address)
+
+
+def _problem(exc: ValueError | TypeError) -> str:
+    """What is wrong with a stored rule, in a line: the first validation error's place and message."""
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return "not a rule document"
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -133,10 +178,18 @@ class AlertStore:
 
     # ---- rules --------------------------------------------------------------------------------------
 
-    async def create_alert(self, user_id: str, rule: RuleIn, now: float) -> AlertRecord:
+    async def create_alert(
+        self, user_id: str, rule: RuleIn, now: float, active_limit: int | None = None
+    ) -> AlertRecord:
+        """Store a new rule; an active one only while the user has fewer than `active_limit` (None: no
+        limit) active rules, else AlertQuotaError. Counted under a per-user lock, so concurrent creations
+        take turns and each sees the ones before it."""
         alert_id = str(uuid.uuid4())
         secret = new_secret()
         async with self._transaction("creating an alert") as connection:
+            await lock_owner(connection, "alerts", user_id)
+            if rule.active and active_limit is not None:
+                await self._check_quota(connection, user_id, active_limit)
             values = await self._rule_columns(connection, rule)
             await connection.execute(user_alerts.insert().values(id=alert_id, user_id=user_id, **values))
             await connection.execute(
@@ -144,6 +197,17 @@ class AlertStore:
             )
             created = await connection.execute(select(user_alerts.c.created_at).where(user_alerts.c.id == alert_id))
         return AlertRecord(alert_id, user_id, rule, rule.active, created.scalar_one(), now, None, secret)
+
+    @staticmethod
+    async def _check_quota(
+        connection: AsyncConnection, user_id: str, active_limit: int, other_than: str | None = None
+    ) -> None:
+        mine = (user_alerts.c.user_id == user_id) & user_alerts.c.is_active.is_(True)
+        if other_than is not None:
+            mine &= user_alerts.c.id != other_than
+        active = (await connection.execute(select(func.count()).where(mine))).scalar_one()
+        if active >= active_limit:
+            raise AlertQuotaError(active_limit)
 
     async def _rule_columns(self, connection: AsyncConnection, rule: RuleIn) -> dict[str, Any]:
         """The seed's indexed columns beside the rule JSON; `protocol_id` when the subject is a known protocol."""
@@ -166,8 +230,13 @@ class AlertStore:
         ).join(alert_state, alert_state.c.alert_id == user_alerts.c.id)
 
     @staticmethod
-    def _record(row: Row[Any]) -> AlertRecord:
-        rule = RuleIn.model_validate(json.loads(row.rule))
+    def _record(row: Row[Any]) -> AlertRecord | UnreadableAlert:
+        try:
+            rule = RuleIn.model_validate(json.loads(row.rule))
+        except (ValueError, TypeError) as exc:
+            problem = _problem(exc)
+            log.warning("alert %s of user %s: the stored rule cannot be read: %s", row.id, row.user_id, problem)
+            return UnreadableAlert(row.id, row.user_id, bool(row.is_active), problem)
         return AlertRecord(
             row.id,
             row.user_id,
@@ -179,7 +248,7 @@ class AlertStore:
             row.webhook_secret,
         )
 
-    async def get_alert(self, alert_id: str, user_id: str | None = None) -> AlertRecord | None:
+    async def get_alert(self, alert_id: str, user_id: str | None = None) -> AlertRecord | UnreadableAlert | None:
         query = self._select_alerts().where(user_alerts.c.id == alert_id)
         if user_id is not None:
             query = query.where(user_alerts.c.user_id == user_id)
@@ -187,22 +256,32 @@ class AlertStore:
             row = (await connection.execute(query)).one_or_none()
         return None if row is None else self._record(row)
 
-    async def list_alerts(self, user_id: str) -> list[AlertRecord]:
+    async def list_alerts(self, user_id: str) -> list[AlertRecord | UnreadableAlert]:
         query = self._select_alerts().where(user_alerts.c.user_id == user_id).order_by(user_alerts.c.created_at)
         async with self._transaction("listing alerts") as connection:
             rows = (await connection.execute(query)).all()
         return [self._record(row) for row in rows]
 
     async def active_alerts(self) -> list[AlertRecord]:
+        """Every active rule that can be evaluated (unreadable ones are logged and left out)."""
         query = self._select_alerts().where(user_alerts.c.is_active.is_(True))
         async with self._transaction("loading active alerts") as connection:
             rows = (await connection.execute(query)).all()
-        return [self._record(row) for row in rows]
+        return [record for record in map(self._record, rows) if isinstance(record, AlertRecord)]
 
-    async def update_alert(self, alert_id: str, user_id: str, rule: RuleIn, now: float) -> AlertRecord | None:
+    async def update_alert(
+        self, alert_id: str, user_id: str, rule: RuleIn, now: float, active_limit: int | None = None
+    ) -> AlertRecord | UnreadableAlert | None:
+        """Replace a rule; turning an inactive one active counts against `active_limit` as creating does."""
         async with self._transaction("updating an alert") as connection:
-            values = await self._rule_columns(connection, rule)
+            await lock_owner(connection, "alerts", user_id)
             owned = (user_alerts.c.id == alert_id) & (user_alerts.c.user_id == user_id)
+            was_active = (await connection.execute(select(user_alerts.c.is_active).where(owned))).scalar_one_or_none()
+            if was_active is None:
+                return None
+            if rule.active and not was_active and active_limit is not None:
+                await self._check_quota(connection, user_id, active_limit, other_than=alert_id)
+            values = await self._rule_columns(connection, rule)
             changed = await connection.execute(update(user_alerts).where(owned).values(**values))
             if changed.rowcount == 0:
                 return None

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from onchain.accounts.deps import AlertQuotaUser, CurrentUser
+from onchain.accounts.tiers import Tier
 from onchain.alerts.backtest import BacktestTooLarge, run_backtest
 from onchain.alerts.delivery import RefusedTarget, check_webhook_url
 from onchain.alerts.engine import Evaluator, announce_rule_change
 from onchain.alerts.rules import RuleIn, build_rule
-from onchain.alerts.store import AlertRecord, AlertStore
+from onchain.alerts.store import AlertQuotaError, AlertRecord, AlertStore, UnreadableAlert
 from onchain.api.deps import BusDep, SettingsDep, StoreDep
 from onchain.api.errors import ApiError
 from onchain.api.routes.market import get_market
@@ -28,6 +29,7 @@ from onchain.storage.store import Store
 router = APIRouter(prefix="/v2/alerts", tags=["alerts"])
 
 _UUID = r"^[0-9a-f-]{36}$"
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: later times are input mistakes, not chain time
 
 
 def current_user(principal: CurrentUser) -> str:
@@ -79,6 +81,23 @@ async def _check(rule: RuleIn, request: Request, store: Store, allow_private: bo
             raise ApiError(422, "unknown_coin", f"no coin {subject.id!r} is known here (no token record, no price)")
 
 
+def _fits_tier(rule: RuleIn, tier: Tier) -> None:
+    """A rule's size within the caller's tier (channels counted after merging duplicates), else 422."""
+    sizes = (
+        ("distinct channels", len(rule.channels), tier.alert_channels),
+        ("conditions", len(rule.conditions()), tier.alert_conditions),
+    )
+    for what, count, limit in sizes:
+        if count > limit:
+            message = f"the {tier.name} tier allows {limit} {what} per alert, this rule has {count}"
+            raise ApiError(422, "rule_too_large", message)
+
+
+def _over_quota(tier: Tier, exc: AlertQuotaError) -> ApiError:
+    """As the quota dependency answers creation over the limit: 403 `tier_limit`."""
+    return ApiError(403, "tier_limit", f"the {tier.name} tier allows {exc.limit} active alerts")
+
+
 def _rule_from(body: dict[str, Any]) -> RuleIn:
     try:
         return RuleIn.model_validate(body)
@@ -107,7 +126,7 @@ async def create_alert(
     body: RuleBody,
     request: Request,
     user: UserDep,
-    _quota: AlertQuotaUser,
+    principal: AlertQuotaUser,
     alerts: AlertStoreDep,
     store: StoreDep,
     bus: BusDep,
@@ -115,8 +134,12 @@ async def create_alert(
 ) -> dict[str, Any]:
     """Create a rule; the answer carries `webhookSecret`, shown this once, to verify webhook signatures."""
     rule = _rule_from(body)
+    _fits_tier(rule, principal.tier)
     await _check(rule, request, store, settings.webhook_allow_private)
-    alert = await alerts.create_alert(user, rule, time.time())
+    try:
+        alert = await alerts.create_alert(user, rule, time.time(), principal.tier.alerts)
+    except AlertQuotaError as exc:
+        raise _over_quota(principal.tier, exc) from exc
     await announce_rule_change(bus, "upsert", alert.id)
     return {**alert.to_json(), "webhookSecret": alert.webhook_secret}
 
@@ -126,7 +149,7 @@ async def list_alerts(user: UserDep, alerts: AlertStoreDep) -> dict[str, Any]:
     return {"alerts": [alert.to_json() for alert in await alerts.list_alerts(user)]}
 
 
-async def _owned(alerts: AlertStore, alert_id: str, user: str) -> AlertRecord:
+async def _owned(alerts: AlertStore, alert_id: str, user: str) -> AlertRecord | UnreadableAlert:
     alert = await alerts.get_alert(alert_id, user)
     if alert is None:
         raise ApiError.not_found(f"no alert {alert_id}", "alert_not_found")
@@ -144,16 +167,22 @@ async def replace_alert(
     body: RuleBody,
     request: Request,
     user: UserDep,
+    principal: CurrentUser,
     alerts: AlertStoreDep,
     store: StoreDep,
     bus: BusDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Replace a rule (its webhook secret stays); the engine picks the change up at once."""
+    """Replace a rule (its webhook secret stays); the engine picks the change up at once. Turning an
+    inactive rule active needs room in the tier's active alerts, as creating one does."""
     await _owned(alerts, alert_id, user)
     rule = _rule_from(body)
+    _fits_tier(rule, principal.tier)
     await _check(rule, request, store, settings.webhook_allow_private)
-    updated = await alerts.update_alert(alert_id, user, rule, time.time())
+    try:
+        updated = await alerts.update_alert(alert_id, user, rule, time.time(), principal.tier.alerts)
+    except AlertQuotaError as exc:
+        raise _over_quota(principal.tier, exc) from exc
     if updated is None:
         raise ApiError.not_found(f"no alert {alert_id}", "alert_not_found")
     await announce_rule_change(bus, "upsert", alert_id)
@@ -201,16 +230,22 @@ class BacktestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     rule: dict[str, Any]
-    from_timestamp: int | None = Field(default=None, alias="from", description="chain time, unix seconds")
-    to_timestamp: int | None = Field(default=None, alias="to", description="chain time, unix seconds")
+    from_timestamp: int | None = Field(
+        default=None, alias="from", ge=0, le=MAX_TIMESTAMP, description="chain time, unix seconds"
+    )
+    to_timestamp: int | None = Field(
+        default=None, alias="to", ge=0, le=MAX_TIMESTAMP, description="chain time, unix seconds"
+    )
 
 
 @router.post("/backtest")
-async def backtest(body: BacktestIn, request: Request, user: UserDep, store: StoreDep) -> dict[str, Any]:
+async def backtest(body: BacktestIn, request: Request, principal: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """When the rule would have fired over the stored history (channels are not needed and not used)."""
     rule_body = {"name": "backtest", **body.rule}
     rule_body.setdefault("channels", [{"type": "websocket"}])
-    rule = build_rule("backtest", _rule_from(rule_body))
+    rule_in = _rule_from(rule_body)
+    _fits_tier(rule_in, principal.tier)
+    rule = build_rule("backtest", rule_in)
     market = get_market(request)
     runtime = request.app.state.runtime
     evaluator = Evaluator(getattr(runtime, "tokens", None))

@@ -26,6 +26,8 @@ class TierOut(BaseModel):
     websocketConnections: int
     alerts: int
     apiKeys: int
+    alertChannels: int = Field(description="distinct channels one alert rule may have")
+    alertConditions: int = Field(description="conditions one alert rule may combine with all/any")
     features: list[str]
 
 

@@ -16,6 +16,7 @@ def test_each_tier_gives_at_least_what_the_one_below_gives() -> None:
         assert higher.requests_per_minute > lower.requests_per_minute
         assert higher.websocket_connections > lower.websocket_connections
         assert higher.alerts > lower.alerts
+        assert higher.alert_channels > lower.alert_channels and higher.alert_conditions > lower.alert_conditions
         assert lower.features <= higher.features
     assert lowest_tier_with(DEFAULT_TIERS, ANALYTICS) == "pro"
 
@@ -34,6 +35,8 @@ def test_overrides_change_only_what_they_name() -> None:
         {"pro": {"requests_per_minute": True}},
         {"pro": {"rpm": 5}},
         {"pro": {"features": ["teleport"]}},
+        {"enterprise": {"alert_channels": 21}},
+        {"enterprise": {"alert_conditions": 51}},
     ],
 )
 def test_bad_overrides_are_configuration_errors(overrides: dict[str, dict[str, object]]) -> None:

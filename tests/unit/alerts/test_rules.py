@@ -262,6 +262,30 @@ def test_valid_rule_is_normalized() -> None:
         ({"channels": [{"type": "email", "to": "nobody"}]}, "email 'to'"),
         ({"channels": [{"type": "sms", "to": "1"}]}, "sms"),
         ({"channels": []}, "at least 1"),
+        ({"cooldown": 18446744073709551616}, "cooldown must be at most 31536000 seconds"),
+        ({"cooldown": "99999999999999999999w"}, "cooldown must be at most"),
+        ({"cooldown": "400d"}, "cooldown must be at most"),
+        ({"condition": "price_change_pct", "threshold": -5, "window": 18446744073709551616}, "window must be at most"),
+        ({"condition": "price_change_pct", "threshold": -5, "window": "31d"}, "window must be at most 2592000"),
+        ({"threshold": 18446744073709551616}, "threshold must be a finite number between"),
+        ({"threshold": -1e300}, "threshold must be a finite number between"),
+        ({"name": "ok\r\nBcc: everyone@example.com"}, "control characters"),
+        ({"name": "red\x1b[31m"}, "control characters"),
+        ({"name": "one\u2028two"}, "control characters"),
+        ({"name": "  "}, "name must not be empty"),
+        ({"name": "x" * 201}, "at most 200 characters"),
+        (
+            {"channels": [{"type": "webhook", "url": f"https://example.com/{i}"} for i in range(21)]},
+            "at most 20 distinct channels, got 21",
+        ),
+        (
+            {
+                "condition": None,
+                "threshold": None,
+                "any": [{"condition": "price_below", "threshold": i} for i in range(51)],
+            },
+            "at most 50 conditions, got 51",
+        ),
     ],
 )
 def test_invalid_rules_say_what_is_wrong(overrides: dict[str, Any], message: str) -> None:
@@ -270,9 +294,29 @@ def test_invalid_rules_say_what_is_wrong(overrides: dict[str, Any], message: str
     assert message in str(info.value)
 
 
+def test_duplicate_channels_merge_into_one_each() -> None:
+    hook = {"type": "webhook", "url": "https://example.com/hook"}
+    channels = [
+        *[{"type": "websocket"}] * 5000,
+        *[hook] * 5000,
+        {"type": "email", "to": "Ops@Example.com"},
+        {"type": "email", "to": "ops@example.com"},
+        {"type": "webhook", "url": "https://example.com/other"},
+    ]
+    parsed = RuleIn.model_validate(payload(channels=channels, name="  weth low  "))
+    assert [channel.model_dump() for channel in parsed.channels] == [
+        {"type": "websocket"},
+        hook,
+        {"type": "email", "to": "Ops@Example.com"},
+        {"type": "webhook", "url": "https://example.com/other"},
+    ]
+    assert parsed.name == "weth low"
+
+
 def test_durations() -> None:
-    assert parse_duration("1h", "w") == 3600 and parse_duration(90, "w") == 90 and parse_duration("7d", "w") == 604800
-    assert parse_duration(None, "w") is None
+    week = 7 * 86_400
+    assert parse_duration("1h", "w", week) == 3600 and parse_duration(90, "w", week) == 90
+    assert parse_duration("7d", "w", week) == week and parse_duration(None, "w", week) is None
 
 
 def test_anomaly_condition_fires_on_its_subject_and_the_pools_protocol() -> None:
