@@ -313,12 +313,18 @@ class AccountsService:
             needed = lowest_tier_with(self.tiers, IP_ALLOWLIST) or "a higher"
             raise QuotaError(f"IP allowlists need the {needed} tier")
         normalized = allowlist.normalize_cidrs(cidrs)
-        if await self.store.active_key_count(user.id) >= tier.api_keys:
-            raise QuotaError(f"the {tier.name} tier allows {tier.api_keys} active keys; revoke one first")
         key = keys.generate_key()
         record = await self.store.create_key(
-            user.id, keys.hash_key(self.pepper, key), keys.display_prefix(key), name, normalized, self.clock()
+            user.id,
+            keys.hash_key(self.pepper, key),
+            keys.display_prefix(key),
+            name,
+            normalized,
+            self.clock(),
+            limit=tier.api_keys,
         )
+        if record is None:
+            raise QuotaError(f"the {tier.name} tier allows {tier.api_keys} active keys; revoke one first")
         await self.store.audit(actor or user.id, "key.created", user.id, {"keyId": record.id}, self.clock())
         return key, record
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -159,22 +159,36 @@ class AccountStore:
     # ---- keys ---------------------------------------------------------------------------------------
 
     async def create_key(
-        self, user_id: str, key_hash: str, prefix: str, name: str, cidrs: Sequence[str], now: float
-    ) -> KeyRecord:
+        self, user_id: str, key_hash: str, prefix: str, name: str, cidrs: Sequence[str], now: float, *, limit: int
+    ) -> KeyRecord | None:
+        """Store a key unless the user already holds `limit` active ones (then None).
+
+        The count and the insert are one atomic step, so concurrent creations cannot overshoot the
+        limit: on PostgreSQL the user's row is locked first (creations for one user queue there); on
+        SQLite the conditional INSERT ... SELECT takes the database's write lock before it counts.
+        """
         record = KeyRecord(str(uuid.uuid4()), user_id, prefix, name, tuple(cidrs), now, None, None)
+        values = {
+            "id": record.id,
+            "user_id": user_id,
+            "key_hash": key_hash,
+            "prefix": prefix,
+            "name": name,
+            "allowed_cidrs": json.dumps(list(cidrs)) if cidrs else None,
+            "created_at": now,
+        }
+        active = (
+            select(func.count())
+            .where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
+            .scalar_subquery()
+        )
+        row = select(*(literal(value, api_keys.c[column].type) for column, value in values.items())).where(
+            active < limit
+        )
         async with self._transaction("creating a key") as connection:
-            await connection.execute(
-                api_keys.insert().values(
-                    id=record.id,
-                    user_id=user_id,
-                    key_hash=key_hash,
-                    prefix=prefix,
-                    name=name,
-                    allowed_cidrs=json.dumps(list(cidrs)) if cidrs else None,
-                    created_at=now,
-                )
-            )
-        return record
+            await connection.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+            inserted = await connection.execute(api_keys.insert().from_select(list(values), row))
+        return record if inserted.rowcount == 1 else None
 
     async def key_by_hash(self, key_hash: str) -> tuple[KeyRecord, UserRecord] | None:
         query = (
@@ -195,11 +209,6 @@ class AccountStore:
             query = query.where(api_keys.c.user_id == user_id)
         async with self._transaction("listing keys") as connection:
             return [_key(row) for row in await connection.execute(query)]
-
-    async def active_key_count(self, user_id: str) -> int:
-        query = select(func.count()).where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
-        async with self._transaction("counting keys") as connection:
-            return int((await connection.execute(query)).scalar_one())
 
     async def revoke_key(self, key_id: str, now: float, user_id: str | None = None) -> tuple[KeyRecord, str] | None:
         """Revoke a key (only the owner's when `user_id` is given); returns it with its hash, or None."""
