@@ -34,8 +34,9 @@ from onchain.accounts.ratelimit import (
 from onchain.accounts.store import AccountStore, Erased, KeyRecord, UserRecord
 from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES, Tier, build_tiers, lowest_tier_with
 from onchain.alerts.store import AlertStore
-from onchain.bus.base import Bus, Subscription
+from onchain.bus.base import Bus, BusError, Subscription
 from onchain.config import Settings
+from onchain.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,19 @@ class _CachedKey:
     found: tuple[KeyRecord, UserRecord] | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Connection:
+    """One open WebSocket: the API key it authenticated with (None for a JWT) and how to close it."""
+
+    key_id: str | None
+    close: Callable[[str], None]
+
+
 @dataclass(slots=True)
 class _Connections:
-    """This process's open WebSocket connections of one user: id -> a function that closes it."""
+    """This process's open WebSocket connections of one user, by connection id."""
 
-    closers: dict[str, Callable[[str], None]] = field(default_factory=dict)
+    held: dict[str, _Connection] = field(default_factory=dict)
 
 
 class AccountsService:
@@ -187,16 +196,47 @@ class AccountsService:
             self._cache.pop(key_hash, None)
         if change.get("kind") == "erased":
             self.close_user_connections(change["userId"], "account erased")
+        elif change.get("kind") == "revoked" and "userId" in change:
+            self.close_user_connections(change["userId"], "API key revoked", key_ids=set(change["keyIds"]))
 
     async def _announce(self, change: dict[str, Any]) -> None:
+        """Apply a committed change here and tell the other processes. If the bus fails, they still
+        learn: their key cache expires within CACHE_SECONDS and open connections are rechecked."""
         self._apply(change)
         if self.bus is not None:
-            await self.bus.publish(ACCOUNTS_TOPIC, change)
+            try:
+                await self.bus.publish(ACCOUNTS_TOPIC, change)
+            except BusError as exc:
+                log.warning("could not announce an account change (%s) to other processes: %s", change["kind"], exc)
 
     async def _refresh_connections(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
             await self.connections.refresh(dict(self._held))
+            await self.close_revoked_connections()
+
+    async def close_revoked_connections(self) -> int:
+        """Close this process's connections whose API key is no longer active. Revocations announced on
+        the bus close them at once; this catches the rest (a key revoked by `onchain keys revoke` without
+        Redis, an announcement lost while the bus was down)."""
+        by_key = {
+            connection.key_id: user_id
+            for user_id, mine in self._open.items()
+            for connection in mine.held.values()
+            if connection.key_id is not None
+        }
+        if not by_key:
+            return 0
+        try:
+            active = await self.store.active_key_ids(by_key)
+        except StorageError as exc:
+            log.warning("could not check the keys of open WebSocket connections: %s", exc)
+            return 0
+        revoked = set(by_key) - active
+        return sum(
+            self.close_user_connections(user_id, "API key revoked", key_ids=revoked)
+            for user_id in {by_key[key_id] for key_id in revoked}
+        )
 
     # ---- authentication -----------------------------------------------------------------------------
 
@@ -272,7 +312,9 @@ class AccountsService:
             return None
         self._held[connection_id] = principal.subject
         if principal.user_id is not None:
-            self._open.setdefault(principal.user_id, _Connections()).closers[connection_id] = close
+            self._open.setdefault(principal.user_id, _Connections()).held[connection_id] = _Connection(
+                principal.key_id, close
+            )
         return connection_id
 
     def connection_limit(self, principal: Principal) -> int | None:
@@ -285,19 +327,20 @@ class AccountsService:
         if principal.user_id is not None:
             mine = self._open.get(principal.user_id)
             if mine is not None:
-                mine.closers.pop(connection_id, None)
-                if not mine.closers:
+                mine.held.pop(connection_id, None)
+                if not mine.held:
                     del self._open[principal.user_id]
         await self.connections.release(principal.subject, connection_id)
 
-    def close_user_connections(self, user_id: str, reason: str) -> int:
+    def close_user_connections(self, user_id: str, reason: str, *, key_ids: set[str] | None = None) -> int:
+        """Close this process's connections of a user (only those opened with one of `key_ids`, if given)."""
         mine = self._open.get(user_id)
         if mine is None:
             return 0
-        closers = list(mine.closers.values())
-        for close in closers:
-            close(reason)
-        return len(closers)
+        closing = [c for c in mine.held.values() if key_ids is None or c.key_id in key_ids]
+        for connection in closing:
+            connection.close(reason)
+        return len(closing)
 
     async def connection_count(self, principal: Principal) -> int:
         return await self.connections.count(principal.subject)
@@ -335,7 +378,9 @@ class AccountsService:
             return None
         record, key_hash = revoked
         await self.store.audit(actor, "key.revoked", record.user_id, {"keyId": record.id}, self.clock())
-        await self._announce({"kind": "revoked", "keyHashes": [key_hash]})
+        await self._announce(
+            {"kind": "revoked", "userId": record.user_id, "keyIds": [record.id], "keyHashes": [key_hash]}
+        )
         return record
 
     async def user_for(self, principal: Principal) -> UserRecord:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -225,6 +225,13 @@ class AccountStore:
         if record.revoked_at is None:
             record = replace(record, revoked_at=now)
         return record, row.key_hash
+
+    async def active_key_ids(self, key_ids: Iterable[str]) -> set[str]:
+        """Those of `key_ids` that exist and are not revoked."""
+        wanted = list(key_ids)
+        query = select(api_keys.c.id).where(api_keys.c.id.in_(wanted), api_keys.c.revoked_at.is_(None))
+        async with self._transaction("checking keys") as connection:
+            return set((await connection.execute(query)).scalars())
 
     async def touch_key(self, key_id: str, now: float) -> None:
         async with self._transaction("recording key use") as connection:

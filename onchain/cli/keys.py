@@ -18,6 +18,7 @@ from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES
 from onchain.cli import app
 from onchain.config import load_settings
 from onchain.errors import InputError
+from onchain.runtime import open_bus
 from onchain.storage.store import Store
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
@@ -32,11 +33,15 @@ def _run(work: Callable[[AccountsService], Awaitable[T]]) -> T:
     async def main() -> T:
         settings = load_settings()
         store = await Store.open(settings.resolved_database_url)
-        service = AccountsService(settings, store.engine)
+        # With Redis, a revocation reaches running api processes at once (their caches, open sockets).
+        bus = open_bus(settings) if settings.redis_url else None
+        service = AccountsService(settings, store.engine, bus)
         try:
             return await work(service)
         finally:
             await service.stop()
+            if bus is not None:
+                await bus.close()
             await store.close()
 
     return asyncio.run(main())
@@ -130,7 +135,8 @@ def list_keys(
 
 @keys_app.command("revoke")
 def revoke(key_id: str = typer.Argument(..., help="The key's id, as `onchain keys list` shows it.")) -> None:
-    """Revoke a key. Running api processes stop accepting it within seconds (at once with Redis)."""
+    """Revoke a key. Running api processes stop accepting it within seconds and close its WebSocket
+    connections within a minute (both at once with Redis)."""
 
     async def work(service: AccountsService) -> bool:
         return await service.revoke_key(key_id, None, actor="cli") is not None

@@ -157,3 +157,23 @@ async def test_revoke_and_erase_reach_the_other_process(cluster: Cluster) -> Non
                 while True:
                     await asyncio.wait_for(ws.recv(), 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_revoking_a_key_on_one_process_closes_its_websocket_on_the_other(cluster: Cluster) -> None:
+    user_id, key = await cluster.user_key("shared-revoke-ws")
+    url_a, url_b = cluster.urls
+    store = await Store.open(cluster.settings.resolved_database_url)
+    try:
+        key_id = (await AccountsService(cluster.settings, store.engine).store.keys(user_id))[0].id
+    finally:
+        await store.close()
+    ws_b = url_b.replace("http://", "ws://") + "/v2/realtime"
+    async with connect(ws_b, additional_headers={"X-API-Key": key}, open_timeout=10) as ws:
+        await ws.send('{"type": "subscribe", "channel": "alerts"}')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribed"
+        async with httpx.AsyncClient(headers={"X-API-Key": key}, timeout=10) as client:
+            assert (await client.delete(f"{url_a}/v2/users/me/keys/{key_id}")).status_code == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
