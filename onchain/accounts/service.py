@@ -148,6 +148,7 @@ class AccountsService:
         self.clock = clock
         self._cache: dict[str, _CachedKey] = {}
         self._touched: dict[str, float] = {}
+        self._token_tiers: dict[str, str] = {}  # JWT subject -> the tier claim this process last stored
         self._open: dict[str, _Connections] = {}
         self._held: dict[str, str] = {}  # connection id -> limiter subject
         self._tasks: list[asyncio.Task[None]] = []
@@ -194,7 +195,12 @@ class AccountsService:
     def _apply(self, change: dict[str, Any]) -> None:
         for key_hash in change.get("keyHashes", ()):
             self._cache.pop(key_hash, None)
-        if change.get("kind") == "erased":
+        if change.get("kind") == "tier":
+            user_id = change["userId"]
+            self._token_tiers.pop(user_id, None)
+            for key_hash in [h for h, c in self._cache.items() if c.found is not None and c.found[1].id == user_id]:
+                del self._cache[key_hash]
+        elif change.get("kind") == "erased":
             self.close_user_connections(change["userId"], "account erased")
         elif change.get("kind") == "revoked" and "userId" in change:
             self.close_user_connections(change["userId"], "API key revoked", key_ids=set(change["keyIds"]))
@@ -296,7 +302,24 @@ class AccountsService:
         if tier_name is None:
             user = await self.store.user(claims.subject)
             tier_name = user.tier if user is not None else "free"
+        elif self._token_tiers.get(claims.subject) != tier_name:
+            await self.change_tier(claims.subject, tier_name, actor="jwt")
+            if len(self._token_tiers) >= CACHE_ENTRIES:
+                self._token_tiers.clear()
+            self._token_tiers[claims.subject] = tier_name
         return Principal(claims.subject, self.tiers.get(tier_name, self.free), "jwt", client)
+
+    async def change_tier(self, user_id: str, tier: str, *, actor: str) -> bool:
+        """Store a user's tier, which their keys and tier-less tokens then get in every process at once.
+
+        The identity provider has the last word: a token with a `tier` claim calls this when its claim
+        differs from what this process last saw for the subject, so a downgrade reaches the user's keys.
+        """
+        if not await self.store.set_tier(user_id, tier):
+            return False
+        await self.store.audit(actor, "user.tier", user_id, {"tier": tier}, self.clock())
+        await self._announce({"kind": "tier", "userId": user_id})
+        return True
 
     # ---- limits -------------------------------------------------------------------------------------
 

@@ -152,9 +152,11 @@ class AccountStore:
                 raise
             return found
 
-    async def set_tier(self, user_id: str, tier: str) -> None:
+    async def set_tier(self, user_id: str, tier: str) -> bool:
+        """True if the user exists and had another tier."""
+        changing = update(users).where(users.c.id == user_id, users.c.tier != tier).values(tier=tier)
         async with self._transaction("changing a tier") as connection:
-            await connection.execute(update(users).where(users.c.id == user_id).values(tier=tier))
+            return bool((await connection.execute(changing)).rowcount)
 
     # ---- keys ---------------------------------------------------------------------------------------
 

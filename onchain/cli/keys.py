@@ -70,9 +70,7 @@ def create(
         existing = await service.store.user_by_name(user)
         if existing is None:
             existing = await service.create_user(user, tier)
-        elif existing.tier != tier:
-            await service.store.set_tier(existing.id, tier)
-            await service.store.audit("cli", "user.tier", existing.id, {"tier": tier}, service.clock())
+        elif await service.change_tier(existing.id, tier, actor="cli"):
             existing = await service.store.user(existing.id) or existing
         try:
             key, _record = await service.create_key(existing, name, allow, actor="cli")
