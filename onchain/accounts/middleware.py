@@ -1,10 +1,11 @@
 """The ASGI layer that applies accounts to every request: who is calling, may they, how often.
 
 For HTTP under `/v2`: request body size limit (413), credentials (`X-API-Key` or `Authorization:
-Bearer`; none means the anonymous free tier), feature gates by path (401/403), the token bucket (429
-with `Retry-After`), and `X-RateLimit-*` on every answer. For `/v2` WebSockets: the same credentials
-(or `?api_key=`), the tier's concurrent connection limit (refused with a 429 HTTP answer before the
-upgrade), a client frame size limit (close 1009), and closing when the user is erased (close 1008).
+Bearer`; none means the anonymous free tier; an address with too many failed ones gets 429), feature
+gates by path (401/403), the token bucket (429 with `Retry-After`), and `X-RateLimit-*` on every answer.
+For `/v2` WebSockets: the same credentials (or `?api_key=`), the tier's concurrent connection limit
+(refused with a 429 HTTP answer before the upgrade), a client frame size limit (close 1009), and
+closing when the user is erased or the connection's key revoked (close 1008).
 `/health`, `/metrics`, the docs and the dashboard are outside: monitoring must not spend a budget.
 The principal and the rate decision are left in the ASGI scope for routes (see `deps.py`).
 """
@@ -146,7 +147,7 @@ class AccountsMiddleware:
         try:
             principal = await self._principal(scope, _headers(scope))
         except AuthError as exc:
-            await _deny(scope, send, exc.status, exc.code, exc.message)
+            await _deny(scope, send, exc.status, exc.code, exc.message, _encoded(exc.headers))
             return
         scope[PRINCIPAL_SCOPE_KEY] = principal
         closing: list[asyncio.Task[None]] = []
@@ -216,7 +217,9 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _deny(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
+async def _deny(
+    scope: Scope, send: Send, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Refuse a WebSocket before the upgrade: an HTTP answer where the server supports it, else a close."""
     if "websocket.http.response" in scope.get("extensions", {}):
         body = error_body(code, message)
@@ -224,7 +227,11 @@ async def _deny(scope: Scope, send: Send, status: int, code: str, message: str) 
             {
                 "type": "websocket.http.response.start",
                 "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *(headers or []),
+                ],
             }
         )
         await send({"type": "websocket.http.response.body", "body": body})

@@ -61,6 +61,17 @@ def refill(tokens: float, last: float, now: float, capacity: int) -> float:
     return min(float(capacity), tokens + max(0.0, now - last) * capacity / 60.0)
 
 
+def refusal_at(look: Decision, cost: int = 1) -> Decision | None:
+    """What a hit of `cost` would get, from a look at the bucket (a hit of cost 0, which spends
+    nothing): the refusal, or None if it would pass."""
+    if look.remaining >= cost:
+        return None
+    if look.limit <= 0:
+        return denied_outright()
+    tokens = look.limit - look.reset_after * look.limit / 60.0
+    return decide(tokens, look.limit, cost, False)
+
+
 def denied_outright() -> Decision:
     """A tier with a zero allowance: nothing ever passes."""
     return Decision(False, 0, 0, 60.0, 0.0)

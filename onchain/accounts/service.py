@@ -30,6 +30,7 @@ from onchain.accounts.ratelimit import (
     RateLimiter,
     RedisConnectionLimiter,
     RedisRateLimiter,
+    refusal_at,
 )
 from onchain.accounts.store import AccountStore, Erased, KeyRecord, UserRecord
 from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES, Tier, build_tiers, lowest_tier_with
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 ACCOUNTS_TOPIC = "accounts"
 CACHE_SECONDS = 5.0  # how long a process trusts a key lookup; revocations also invalidate at once via the bus
 CACHE_ENTRIES = 10_000
+# Failed authentications one client address may have per minute (a token bucket: also the burst); past
+# it, 429 without looking the credential up. Shared through Redis like the request buckets.
+AUTH_FAILURES_PER_MINUTE = 20
 TOUCH_SECONDS = 60.0  # last_used_at is written at most this often per key
 REFRESH_SECONDS = 30.0
 MAX_KEY_NAME = 64
@@ -52,17 +56,21 @@ CHALLENGE = 'Bearer realm="onchain", ApiKey header="X-API-Key"'
 
 
 class AuthError(Exception):
-    """A refusal: 401 (who are you?; carries a `WWW-Authenticate` challenge) or 403 (not from there, not
-    on your plan). The middleware renders it, and so does the app's handler when a route raises it."""
+    """A refusal: 401 (who are you?; carries a `WWW-Authenticate` challenge), 403 (not from there, not
+    on your plan) or 429 (too many failed attempts; carries the bucket's `Retry-After`). The middleware
+    renders it, and so does the app's handler when a route raises it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, retry_after: Decision | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
     @property
     def headers(self) -> dict[str, str]:
+        if self.retry_after is not None:
+            return self.retry_after.headers()
         return {"WWW-Authenticate": CHALLENGE} if self.status == 401 else {}
 
 
@@ -93,7 +101,7 @@ class Principal:
 @dataclass(slots=True)
 class _CachedKey:
     expires: float
-    found: tuple[KeyRecord, UserRecord] | None
+    found: tuple[KeyRecord, UserRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,17 @@ class _Connections:
     """This process's open WebSocket connections of one user, by connection id."""
 
     held: dict[str, _Connection] = field(default_factory=dict)
+
+
+def _failures_of(client: str) -> str:
+    """The rate limiter subject counting failed authentications from a client address."""
+    return f"authfail:{client}"
+
+
+def _too_many_failures(refusal: Decision) -> AuthError:
+    return AuthError(
+        429, "too_many_failures", "too many failed authentications from this address; retry later", retry_after=refusal
+    )
 
 
 class AccountsService:
@@ -198,7 +217,7 @@ class AccountsService:
         if change.get("kind") == "tier":
             user_id = change["userId"]
             self._token_tiers.pop(user_id, None)
-            for key_hash in [h for h, c in self._cache.items() if c.found is not None and c.found[1].id == user_id]:
+            for key_hash in [h for h, c in self._cache.items() if c.found[1].id == user_id]:
                 del self._cache[key_hash]
         elif change.get("kind") == "erased":
             self.close_user_connections(change["userId"], "account erased")
@@ -250,28 +269,49 @@ class AccountsService:
         return allowlist.client_address(peer, forwarded_for, self.trusted_proxies)
 
     async def authenticate(self, api_key: str | None, bearer: str | None, client: str) -> Principal:
-        """The principal for these credentials; none at all is the anonymous free tier. Raises AuthError."""
-        if api_key is not None:
-            return await self._by_key(api_key.strip(), client)
-        if bearer is not None:
-            return await self._by_token(bearer.strip(), client)
+        """The principal for these credentials; none at all is the anonymous free tier. Raises AuthError;
+        each 401 counts against the client address, which gets 429 once it has failed too often."""
+        try:
+            if api_key is not None:
+                return await self._by_key(api_key.strip(), client)
+            if bearer is not None:
+                return await self._by_token(bearer.strip(), client)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            failures = await self.limiter.hit(_failures_of(client), AUTH_FAILURES_PER_MINUTE)
+            if failures.allowed:
+                raise
+            raise _too_many_failures(failures) from None
         return Principal(None, self.free, "anonymous", client)
 
-    async def _lookup(self, key_hash: str) -> tuple[KeyRecord, UserRecord] | None:
+    async def _lookup(self, key_hash: str, client: str) -> tuple[KeyRecord, UserRecord] | None:
         now = time.monotonic()
         cached = self._cache.get(key_hash)
         if cached is not None and cached.expires > now:
             return cached.found
+        # An address that keeps failing gets no more database lookups until its bucket refills.
+        refusal = refusal_at(await self.limiter.hit(_failures_of(client), AUTH_FAILURES_PER_MINUTE, cost=0))
+        if refusal is not None:
+            raise _too_many_failures(refusal)
         found = await self.store.key_by_hash(key_hash)
-        if len(self._cache) >= CACHE_ENTRIES:
-            self._cache.clear()
-        self._cache[key_hash] = _CachedKey(now + CACHE_SECONDS, found)
+        if found is not None:  # only keys that exist are cached, so failed lookups never push out valid ones
+            self._remember(key_hash, _CachedKey(now + CACHE_SECONDS, found), now)
         return found
+
+    def _remember(self, key_hash: str, entry: _CachedKey, now: float) -> None:
+        if len(self._cache) >= CACHE_ENTRIES:
+            for stale in [h for h, cached in self._cache.items() if cached.expires <= now]:
+                del self._cache[stale]
+        if len(self._cache) >= CACHE_ENTRIES:
+            del self._cache[next(iter(self._cache))]  # the longest held
+        self._cache.pop(key_hash, None)
+        self._cache[key_hash] = entry
 
     async def _by_key(self, api_key: str, client: str) -> Principal:
         if not keys.is_well_formed(api_key):
             raise AuthError(401, "invalid_api_key", "the API key is not valid")
-        found = await self._lookup(keys.hash_key(self.pepper, api_key))
+        found = await self._lookup(keys.hash_key(self.pepper, api_key), client)
         if found is None or not found[0].active:
             raise AuthError(401, "invalid_api_key", "the API key is not valid or has been revoked")
         record, user = found

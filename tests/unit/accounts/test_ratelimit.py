@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onchain.accounts.ratelimit import LocalRateLimiter, decide, refill
+from onchain.accounts.ratelimit import LocalRateLimiter, decide, refill, refusal_at
 
 
 def test_burst_then_refusal_then_steady_refill() -> None:
@@ -41,3 +41,15 @@ async def test_clock_is_injectable() -> None:
     assert not (await limiter.hit("s", 2)).allowed
     now[0] = 30.0
     assert (await limiter.hit("s", 2)).allowed
+
+
+def test_a_look_at_cost_zero_spends_nothing_and_tells_the_refusal_to_come() -> None:
+    limiter = LocalRateLimiter()
+    for _ in range(20):
+        limiter.hit_now("authfail:x", 20, 1, 100.0)
+    look = limiter.hit_now("authfail:x", 20, 0, 100.0)
+    refusal = refusal_at(look)
+    assert refusal is not None and not refusal.allowed and refusal.retry_after == 3.0  # one token per 3 s
+    assert refusal.headers()["Retry-After"] == "3"
+    assert refusal_at(limiter.hit_now("authfail:x", 20, 0, 103.0)) is None
+    assert limiter.hit_now("authfail:x", 20, 1, 103.0).allowed  # the looks spent nothing
