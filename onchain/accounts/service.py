@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from onchain.accounts import allowlist, keys
+from onchain.accounts import allowlist, keys, names
 from onchain.accounts.jwt import JwtVerifier, TokenError
 from onchain.accounts.ratelimit import (
     ConnectionLimiter,
@@ -49,7 +49,6 @@ CACHE_ENTRIES = 10_000
 AUTH_FAILURES_PER_MINUTE = 20
 TOUCH_SECONDS = 60.0  # last_used_at is written at most this often per key
 REFRESH_SECONDS = 30.0
-MAX_KEY_NAME = 64
 
 
 CHALLENGE = 'Bearer realm="onchain", ApiKey header="X-API-Key"'
@@ -414,6 +413,7 @@ class AccountsService:
         self, user: UserRecord, name: str, cidrs: Sequence[str] = (), *, actor: str | None = None
     ) -> tuple[str, KeyRecord]:
         """A new key for `user`; returns the key itself (shown once) and its stored record."""
+        names.check_name("the key name", name)
         tier = self.tiers.get(user.tier, self.free)
         if cidrs and not tier.allows(IP_ALLOWLIST):
             needed = lowest_tier_with(self.tiers, IP_ALLOWLIST) or "a higher"
@@ -454,6 +454,7 @@ class AccountsService:
     async def create_user(self, name: str, tier: str) -> UserRecord:
         if tier not in TIER_NAMES:
             raise ValueError(f"tier must be one of {', '.join(TIER_NAMES)}")
+        names.check_name("the user name", name)
         user = await self.store.create_user(name, tier, self.clock())
         await self.store.audit("cli", "user.created", user.id, {"tier": tier}, self.clock())
         return user

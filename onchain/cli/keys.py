@@ -11,8 +11,10 @@ from typing import TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from onchain.accounts.allowlist import InvalidCidr
+from onchain.accounts.names import check_name, printable
 from onchain.accounts.service import AccountsService, QuotaError
 from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES
 from onchain.cli import app
@@ -61,8 +63,8 @@ def create(
     """Create an API key for USER and print it. It is shown this once; only its hash is stored."""
     if tier not in TIER_NAMES:
         raise InputError(f"--tier must be one of {', '.join(TIER_NAMES)}, got {tier!r}")
-    if not 1 <= len(user) <= 64:
-        raise InputError("--user must be 1 to 64 characters")
+    check_name("--user", user)
+    check_name("--name", name)
 
     async def work(service: AccountsService) -> tuple[str, bool]:
         if allow and not service.tiers[tier].allows(IP_ALLOWLIST):
@@ -120,9 +122,9 @@ def list_keys(
         table.add_row(
             str(row["id"]),
             str(row["prefix"]) + "...",
-            str(row["user"]),
+            Text(printable(str(row["user"]))),  # Text: a name is never read as markup
             str(row["tier"]),
-            str(row["name"]),
+            Text(printable(str(row["name"]))),
             ",".join(row["allowedCidrs"]) or "any",  # type: ignore[arg-type]
             _when(row["createdAt"]),  # type: ignore[arg-type]
             _when(row["lastUsedAt"]),  # type: ignore[arg-type]

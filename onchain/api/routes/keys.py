@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from onchain.accounts.allowlist import MAX_CIDRS, InvalidCidr
 from onchain.accounts.deps import AccountsDep, CurrentUser, quota_error
+from onchain.accounts.names import MAX_NAME, InvalidName
 from onchain.accounts.service import QuotaError
 from onchain.accounts.store import KeyRecord
 from onchain.api.errors import ApiError
@@ -47,7 +48,7 @@ class KeysOut(BaseModel):
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="default", min_length=1, max_length=64, pattern=r"^[\w .:@/-]+$")
+    name: str = Field(default="default", min_length=1, max_length=MAX_NAME, pattern=r"^[\w .:@/-]+$")
     allowedCidrs: list[str] = Field(
         default_factory=list,
         max_length=MAX_CIDRS,
@@ -74,6 +75,8 @@ async def create_key(
         key, record = await accounts.create_key(user, request.name, request.allowedCidrs)
     except InvalidCidr as exc:
         raise ApiError(422, "invalid_cidr", str(exc)) from exc
+    except InvalidName as exc:
+        raise ApiError(422, "invalid_name", str(exc)) from exc
     except QuotaError as exc:
         raise quota_error(exc) from exc
     return CreatedKeyOut(key=key, **record.to_json())

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from onchain.accounts import keys
+from onchain.accounts.tables import users
+from onchain.storage.store import Store
 from tests.integration.accounts.conftest import ApiFactory
 
 ONCHAIN = str(Path(sys.executable).parent / "onchain")
@@ -60,3 +63,24 @@ def test_bad_arguments_exit_non_zero_with_one_line(onchain: Run) -> None:
     result = onchain("keys", "create", "--user", "eve", "--allow", "10.0.0.0/8")
     assert result.returncode == 1 and result.stdout == "", result
     assert result.stderr.startswith("error: ") and "allowlist" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_control_characters_in_names_are_refused_and_never_printed(onchain: Run, tmp_path: Path) -> None:
+    refused = onchain("keys", "create", "--user", "a\nb\x1b[31m")
+    assert refused.returncode == 1 and refused.stdout == "", refused
+    assert refused.stderr.count("\n") == 1 and "\x1b" not in refused.stderr
+    assert refused.stderr.startswith("error: --user must not contain control or invisible characters")
+    named = onchain("keys", "create", "--user", "mallory", "--name", "ci\x1b]0;pwned\x07")
+    assert named.returncode == 1 and named.stderr.startswith("error: --name must not contain control")
+
+    # A name stored before this check (written here past it) is listed escaped, never as raw control codes.
+    assert onchain("keys", "create", "--user", "mallory").returncode == 0
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'onchain.db'}")
+    try:
+        async with store.engine.begin() as connection:
+            await connection.execute(update(users).where(users.c.name == "mallory").values(name="m\x1b[31m"))
+    finally:
+        await store.close()
+    listed = onchain("keys", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\\x1b" in listed.stdout, listed.stdout
