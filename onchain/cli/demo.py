@@ -23,6 +23,7 @@ import typer
 import uvicorn
 from redis.asyncio import Redis
 
+from onchain.accounts.redact import redact_credentials_in_logs
 from onchain.bus.base import EVENTS, Subscription
 from onchain.cli import app
 from onchain.config import Settings, load_settings
@@ -71,6 +72,7 @@ def demo_command(
     options = DemoOptions(host, port, block_time, tx_per_block, seed, quiet)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_credentials_in_logs()
     # Every devnet transaction is an HTTP request; at INFO httpx would log each one.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):

@@ -22,6 +22,7 @@ import typer
 import uvicorn
 from redis.asyncio import Redis
 
+from onchain.accounts.redact import redact_credentials_in_logs
 from onchain.alerts.service import AlertService
 from onchain.analytics.mev.service import market_value_usd
 from onchain.analytics.service import AnalyticsService
@@ -119,5 +120,6 @@ def serve_command(
     """Serve the REST API, /v2/realtime and the dashboard, and follow the configured chains."""
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_credentials_in_logs()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, host, port, role))

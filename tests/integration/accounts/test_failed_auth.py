@@ -19,6 +19,8 @@ from onchain.accounts.service import AUTH_FAILURES_PER_MINUTE
 from tests.integration.accounts.conftest import Api, ApiFactory
 
 GUESSES = 150
+ATTACKER = "203.0.113.9"
+OTHER = "198.51.100.4"
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -58,7 +60,7 @@ async def test_guessing_keys_gets_429_after_a_bounded_number_of_failures(
             started = time.monotonic()
             with key_lookups(api) as lookups:
                 answers = [
-                    await client.get("/v2/chains", headers=from_address("203.0.113.9", **{"X-API-Key": keys.generate_key()}))
+                    await client.get("/v2/chains", headers=from_address(ATTACKER, **{"X-API-Key": keys.generate_key()}))
                     for _ in range(GUESSES)
                 ]
             elapsed = time.monotonic() - started
@@ -71,11 +73,12 @@ async def test_guessing_keys_gets_429_after_a_bounded_number_of_failures(
             assert int(refused.headers["retry-after"]) >= 1
             assert len(lookups) <= statuses.count(401)  # refused guesses never reach the database
             # A bad bearer token from there is refused alike; another address and a valid key are unaffected.
-            assert (await client.get("/v2/chains", headers=from_address("203.0.113.9", Authorization="Bearer x"))).status_code == 429
-            elsewhere = await client.get("/v2/users/me", headers=from_address("198.51.100.4", **{"X-API-Key": valid}))
+            bad_token = await client.get("/v2/chains", headers=from_address(ATTACKER, Authorization="Bearer x"))
+            assert bad_token.status_code == 429
+            elsewhere = await client.get("/v2/users/me", headers=from_address(OTHER, **{"X-API-Key": valid}))
             assert elsewhere.status_code == 200
-            other_guess = await client.get("/v2/chains", headers=from_address("198.51.100.4", **{"X-API-Key": keys.generate_key()}))
-            assert other_guess.status_code == 401
+            guess = await client.get("/v2/chains", headers=from_address(OTHER, **{"X-API-Key": keys.generate_key()}))
+            assert guess.status_code == 401
 
 
 async def test_failed_lookups_do_not_evict_valid_cached_keys(

@@ -41,7 +41,8 @@ async def test_revoked_key_loses_its_websockets_others_stay(api_server: ApiFacto
         async with api.client({"X-API-Key": key}) as client:
             other = (await client.post("/v2/users/me/keys", json={"name": "other"})).json()
             key_id = next(record.id for record in await api.accounts.store.keys(user_id) if record.name == "test")
-            async with await _subscribed(api.ws_url, key) as revoked, await _subscribed(api.ws_url, other["key"]) as kept:
+            revoked, kept = await _subscribed(api.ws_url, key), await _subscribed(api.ws_url, other["key"])
+            async with revoked, kept:
                 assert (await client.delete(f"/v2/users/me/keys/{key_id}")).status_code == 204
                 assert await _closed_code(revoked) == 1008
                 await _still_open(kept)
