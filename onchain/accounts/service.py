@@ -1,10 +1,15 @@
 """Accounts as the API sees them: who is calling (`Principal`), what they may do, and account changes.
 
 One `AccountsService` per api process. It resolves credentials (API key or JWT) to a principal,
-checks rate and connection limits, tracks this process's WebSocket connections per user, and carries
-out key and erase operations. Changes that other processes must see at once (a revoked key, an erased
-user whose sockets must close) go out on the bus topic `accounts`; every process, this one included,
-acts on them.
+counts failed authentications per client address, checks rate and connection limits, tracks this
+process's WebSocket connections per user and key, and carries out key, tier and erase operations.
+Changes that other processes must see at once (a revoked key whose sockets must close, a changed tier,
+an erased user whose sockets must close) go out on the bus topic `accounts`; every process, this one
+included, acts on them.
+
+Tiers: a user's keys and tier-less tokens get the stored tier, and the stored tier follows the
+identity provider: a token whose `tier` claim differs updates it (keys do not carry a tier of their
+own, so a downgrade cannot be kept by holding on to a key made before it).
 """
 
 from __future__ import annotations
