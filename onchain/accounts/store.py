@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onchain.accounts.tables import api_keys, audit_log, user_preferences, users
 from onchain.errors import StorageError
+from onchain.storage.locks import lock_owner
 from onchain.storage.tables import user_alerts
 
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
@@ -163,34 +164,27 @@ class AccountStore:
     async def create_key(
         self, user_id: str, key_hash: str, prefix: str, name: str, cidrs: Sequence[str], now: float, *, limit: int
     ) -> KeyRecord | None:
-        """Store a key unless the user already holds `limit` active ones (then None).
-
-        The count and the insert are one atomic step, so concurrent creations cannot overshoot the
-        limit: on PostgreSQL the user's row is locked first (creations for one user queue there); on
-        SQLite the conditional INSERT ... SELECT takes the database's write lock before it counts.
-        """
+        """Store a key unless the user already holds `limit` active ones (then None). The count and
+        the insert take turns with the user's other key creations (`lock_owner`), so concurrent ones
+        cannot overshoot the limit."""
         record = KeyRecord(str(uuid.uuid4()), user_id, prefix, name, tuple(cidrs), now, None, None)
-        values = {
-            "id": record.id,
-            "user_id": user_id,
-            "key_hash": key_hash,
-            "prefix": prefix,
-            "name": name,
-            "allowed_cidrs": json.dumps(list(cidrs)) if cidrs else None,
-            "created_at": now,
-        }
-        active = (
-            select(func.count())
-            .where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
-            .scalar_subquery()
-        )
-        row = select(*(literal(value, api_keys.c[column].type) for column, value in values.items())).where(
-            active < limit
-        )
+        active = select(func.count()).where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
         async with self._transaction("creating a key") as connection:
-            await connection.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
-            inserted = await connection.execute(api_keys.insert().from_select(list(values), row))
-        return record if inserted.rowcount == 1 else None
+            await lock_owner(connection, "api_keys", user_id)
+            if (await connection.execute(active)).scalar_one() >= limit:
+                return None
+            await connection.execute(
+                api_keys.insert().values(
+                    id=record.id,
+                    user_id=user_id,
+                    key_hash=key_hash,
+                    prefix=prefix,
+                    name=name,
+                    allowed_cidrs=json.dumps(list(cidrs)) if cidrs else None,
+                    created_at=now,
+                )
+            )
+        return record
 
     async def key_by_hash(self, key_hash: str) -> tuple[KeyRecord, UserRecord] | None:
         query = (

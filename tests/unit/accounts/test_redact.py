@@ -70,7 +70,7 @@ def restored_factory() -> Iterator[None]:
 def test_installed_for_every_logger_once(restored_factory: None, caplog: pytest.LogCaptureFixture) -> None:
     redact_credentials_in_logs()
     redact_credentials_in_logs()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="uvicorn.error"):
         accepted = '%s - "WebSocket %s" [accepted]'
         logging.getLogger("uvicorn.error").info(accepted, "127.0.0.1:1", f"/v2/realtime?api_key={KEY}")
         logging.getLogger("onchain.anything").warning(f"header X-API-Key: {KEY}")
