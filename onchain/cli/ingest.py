@@ -18,7 +18,6 @@ from onchain.ingest.pacing import Paced
 from onchain.ingest.pipeline import IngestStats
 from onchain.runtime import Runtime
 from onchain.sources.base import Source
-from onchain.storage import migrate
 from onchain.storage.store import Store
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -33,7 +32,7 @@ def db_upgrade_command() -> None:
     async def upgrade() -> str | None:
         store = await Store.open(settings.resolved_database_url, migrate_schema=False)
         try:
-            return await migrate.upgrade(store.engine)
+            return await store.upgrade_schema()
         finally:
             await store.close()
 
