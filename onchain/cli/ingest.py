@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from onchain.chains import ChainRegistry
 from onchain.cli import app
 from onchain.config import Settings, load_settings
 from onchain.ingest.pacing import Paced
@@ -48,7 +49,9 @@ def replay_command(
     ),
     max_speed: bool = typer.Option(False, "--max", help="As fast as possible."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
-    chain: str = typer.Option("ethereum", "--chain", help="Chain the recording belongs to."),
+    chain: str = typer.Option(
+        "ethereum", "--chain", help="Chain the recording belongs to (name or id from `onchain chains`)."
+    ),
 ) -> None:
     """Push recorded chain data through the real pipeline (decode, store, publish) into the configured database.
 
@@ -64,10 +67,12 @@ def replay_command(
 
 
 async def _replay(settings: Settings, path: Path, chain: str, speed: float | None) -> IngestStats:
+    """The recording is read and checked whole before the database is opened: a bad file stores nothing."""
     from onchain.sources.replay import ReplaySource
 
+    slug = ChainRegistry.load(settings).get(chain).slug
+    replay = ReplaySource(path, chain=slug)
     async with await Runtime.open(settings) as runtime:
-        replay = ReplaySource(path, chain=chain)
         numbers = replay.numbers
         source: Source = replay if speed is None else Paced(replay, speed)
         try:
