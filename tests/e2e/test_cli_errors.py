@@ -310,3 +310,21 @@ def test_replay_into_a_mysql_url_subprocess(chaindata: Path, tmp_path: Path) -> 
         "replay", str(chaindata / ETL), "--max", database_url="mysql://u@localhost/x", cwd=tmp_path
     )
     assert_one_error_line(code, stderr, "unsupported database mysql://u@localhost/x")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("ONCHAIN_SMTP_PORT", "abc", "invalid setting: ONCHAIN_SMTP_PORT: Input should be a valid integer"),
+        ("ONCHAIN_TIERS", "not json", 'invalid setting: error parsing value for field "tiers"'),
+    ],
+)
+def test_a_bad_setting_in_the_environment_is_one_line(
+    variable: str, value: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("ONCHAIN_DATABASE_URL", f"sqlite:///{tmp_path / 'onchain.db'}")
+    monkeypatch.setenv(variable, value)
+    code, stderr = run_in_process(capsys, "db", "upgrade")
+    assert_one_error_line(code, stderr, expected)
+    assert not (tmp_path / "onchain.db").exists()
