@@ -140,6 +140,7 @@ REPLAY_CASES: dict[str, Callable[[Path], str]] = {
     "transaction_hash is null": _row_changed("logs.json", 1, "transaction_hash", None),
     "log of a transaction not in the export": _row_changed("logs.json", 2, "transaction_hash", "0x" + "ab" * 32),
     "transaction value in hex": _row_changed("transactions.json", 3, "value", "0xZZ"),
+    "log address not hex": _row_changed("logs.json", 2, "address", "0x" + "zz" * 20),
     "a null line": _appended("null"),
     "a list line": _appended("[]"),
     "an empty object line": _appended("{}"),
@@ -176,6 +177,20 @@ def test_replay_of_no_recording_or_an_unknown_chain_stores_nothing(
     args = [str(chaindata / ETL) if arg == "<export>" else arg for arg in args]
     code, stderr = run_in_process(capsys, "replay", "--max", *args)
     assert_one_error_line(code, stderr, expected)
+    assert tables_in(store_url) == []
+
+
+def test_replay_of_a_bad_mev_inspect_block_names_the_file(
+    chaindata: Path, tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    block = _mev_block(chaindata)
+    _first_value_call(block)["action"]["value"] = "0xZZ"
+    path = tmp_path / MEV_BLOCK
+    path.write_text(json.dumps(block))
+    monkeypatch.setenv("ONCHAIN_DATABASE_URL", store_url)
+    code, stderr = run_in_process(capsys, "replay", str(path), "--max")
+    assert_one_error_line(code, stderr, f"{path}: mev-inspect block", "expected hex, got '0xZZ'")
     assert tables_in(store_url) == []
 
 
