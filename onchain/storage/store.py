@@ -116,7 +116,7 @@ def _async_driver(url: URL) -> URL:
     return url
 
 
-def database_url(url: str) -> URL:
+def _database_url(url: str) -> URL:
     """The configured URL naming our async driver; ConfigError for anything but SQLite or PostgreSQL.
 
     An unparsable URL is not echoed: it may hold a password in a place the parser did not recognise.
@@ -143,7 +143,7 @@ def _reason(exc: BaseException) -> str:
 
 def _engine_for(url: str) -> AsyncEngine:
     """An async engine; for SQLite, creates the file's directory and sets WAL and busy-timeout pragmas."""
-    parsed = database_url(url)
+    parsed = _database_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
