@@ -11,8 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from onchain.errors import ConfigError
 
@@ -81,7 +81,12 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Environment first, then `onchain.toml` (or `ONCHAIN_CONFIG`) fills what env left unset."""
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting: {_reasons(exc, env=True)}") from exc
+    except SettingsError as exc:  # a JSON-valued variable (ONCHAIN_TIERS, ...) that is not JSON
+        raise ConfigError(f"invalid setting: {exc}") from exc
     path = settings.config or (Path("onchain.toml") if Path("onchain.toml").exists() else None)
     if path is None:
         return settings
@@ -100,5 +105,14 @@ def load_settings(**overrides: Any) -> Settings:
     merged = settings.model_dump() | from_file | overrides
     try:
         return Settings(**merged)
-    except ValueError as exc:
-        raise ConfigError(f"invalid setting in {path}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting in {path}: {_reasons(exc, env=False)}") from exc
+
+
+def _reasons(exc: ValidationError, *, env: bool) -> str:
+    """Each refused setting on one line: its name (as the environment spells it, for env) and why."""
+    reasons = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"])
+        reasons.append(f"{f'ONCHAIN_{name.upper()}' if env else name}: {error['msg']}")
+    return "; ".join(reasons)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -36,11 +37,15 @@ def _register_commands() -> None:
     from onchain.cli import commands  # noqa: F401
 
 
-def main() -> None:
-    """Entry point: render our errors as one clear line and a non-zero exit, never a traceback."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point: render our errors as one clear line and a non-zero exit, never a traceback.
+
+    `args` is the command line after the program name (default: the process's), so tests can run a command
+    in-process through this same rendering.
+    """
     _register_commands()
     try:
-        app()
+        app(args=args)
     except OnchainError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)

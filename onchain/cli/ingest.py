@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from onchain.chains import ChainRegistry
 from onchain.cli import app
 from onchain.config import Settings, load_settings
 from onchain.ingest.pacing import Paced
 from onchain.ingest.pipeline import IngestStats
 from onchain.runtime import Runtime
 from onchain.sources.base import Source
-from onchain.storage import migrate
 from onchain.storage.store import Store
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -33,7 +33,7 @@ def db_upgrade_command() -> None:
     async def upgrade() -> str | None:
         store = await Store.open(settings.resolved_database_url, migrate_schema=False)
         try:
-            return await migrate.upgrade(store.engine)
+            return await store.upgrade_schema()
         finally:
             await store.close()
 
@@ -49,7 +49,9 @@ def replay_command(
     ),
     max_speed: bool = typer.Option(False, "--max", help="As fast as possible."),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
-    chain: str = typer.Option("ethereum", "--chain", help="Chain the recording belongs to."),
+    chain: str = typer.Option(
+        "ethereum", "--chain", help="Chain the recording belongs to (name or id from `onchain chains`)."
+    ),
 ) -> None:
     """Push recorded chain data through the real pipeline (decode, store, publish) into the configured database.
 
@@ -65,10 +67,12 @@ def replay_command(
 
 
 async def _replay(settings: Settings, path: Path, chain: str, speed: float | None) -> IngestStats:
+    """The recording is read and checked whole before the database is opened: a bad file stores nothing."""
     from onchain.sources.replay import ReplaySource
 
+    slug = ChainRegistry.load(settings).get(chain).slug
+    replay = ReplaySource(path, chain=slug)
     async with await Runtime.open(settings) as runtime:
-        replay = ReplaySource(path, chain=chain)
         numbers = replay.numbers
         source: Source = replay if speed is None else Paced(replay, speed)
         try:

@@ -10,7 +10,7 @@ import typer
 
 from onchain.analytics.mev import inspect_recorded_block
 from onchain.cli import app
-from onchain.errors import InputError
+from onchain.errors import InputError, MalformedResponseError
 
 mev_app = typer.Typer(help="MEV detection: sandwiches, arbitrages, liquidations.", no_args_is_help=True)
 app.add_typer(mev_app, name="mev")
@@ -24,8 +24,13 @@ def _load(path: Path) -> dict[str, Any]:
         _fail(f"cannot read {path}: {exc.strerror or exc}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         _fail(f"{path} is not JSON: {exc}")
-    if not isinstance(data, dict) or "block_number" not in data or not isinstance(data.get("traces"), list):
-        _fail(f"{path} is not a recorded block (expected an object with block_number and a traces list)")
+    except RecursionError:
+        _fail(f"{path} is not a recorded block: its JSON is nested too deeply")
+    if not isinstance(data, dict):
+        _fail(f"{path} is not a recorded block (expected a JSON object)")
+    number = data.get("block_number")
+    if type(number) is not int or number < 0 or not isinstance(data.get("traces"), list):
+        _fail(f"{path} is not a recorded block (expected an integer block_number and a traces list)")
     return data
 
 
@@ -42,5 +47,8 @@ def inspect_command(
     for path in files:
         block = _load(path)
         typer.echo(f"inspecting block {block['block_number']} ({path.name})", err=True)
-        blocks.append(inspect_recorded_block(block).to_json())
+        try:
+            blocks.append(inspect_recorded_block(block).to_json())
+        except MalformedResponseError as exc:
+            _fail(f"{path} is not a recorded block: {exc}")
     typer.echo(json.dumps({"blocks": blocks}, indent=2))

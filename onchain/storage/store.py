@@ -22,13 +22,13 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Index, Row, delete, event, func, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from onchain.domain.events import Event
-from onchain.errors import StorageError
+from onchain.errors import ConfigError, StorageError
 from onchain.storage import migrate
 from onchain.storage.bulk import insert_rows, upsert_ignore
 from onchain.storage.codec import decode_args, encode_args
@@ -116,15 +116,44 @@ def _async_driver(url: URL) -> URL:
     return url
 
 
+def _database_url(url: str) -> URL:
+    """The configured URL naming our async driver; ConfigError for anything but SQLite or PostgreSQL.
+
+    An unparsable URL is not echoed: it may hold a password in a place the parser did not recognise.
+    """
+    try:
+        parsed = _async_driver(make_url(url))
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(
+            "the database URL is not a URL (expected sqlite:///path/to/file.db or postgresql://user@host/name)"
+        ) from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"unsupported database {parsed.render_as_string()}: only sqlite:// and postgresql:// are supported"
+        )
+    return parsed
+
+
+def _reason(exc: BaseException) -> str:
+    """What the driver said, on one line (SQLAlchemy wraps it with its class name and a link to its docs)."""
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__
+
+
 def _engine_for(url: str) -> AsyncEngine:
     """An async engine; for SQLite, creates the file's directory and sets WAL and busy-timeout pragmas."""
-    parsed = _async_driver(make_url(url))
+    parsed = _database_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
     in_memory = database in ("", ":memory:")
     if not in_memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the database folder {folder}: {exc.strerror or exc}") from exc
     engine = create_async_engine(parsed, poolclass=StaticPool) if in_memory else create_async_engine(parsed)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -262,13 +291,20 @@ class Store:
         store = cls(engine)
         if migrate_schema:
             try:
-                await migrate.upgrade(engine)
-            except _DB_ERRORS as exc:
+                await store.upgrade_schema()
+            except StorageError:
                 await engine.dispose()
-                raise StorageError(f"cannot migrate {make_url(url).render_as_string()}: {exc}") from exc
+                raise
             # A load killed inside `deferred_indexes` left them dropped; the next open restores them.
             await store.build_lookup_indexes()
         return store
+
+    async def upgrade_schema(self) -> str | None:
+        """Apply pending migrations; the revision the database is at afterwards (StorageError if it cannot)."""
+        try:
+            return await migrate.upgrade(self.engine)
+        except _DB_ERRORS as exc:
+            raise StorageError(f"cannot migrate {self.engine.url.render_as_string()}: {_reason(exc)}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -7,9 +7,12 @@ under a call that reverted, had no effect and are marked `reverted`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from onchain.errors import MalformedResponseError
 
 ETH_ADDRESS = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 """Stand-in token address for native ether moved as call value."""
@@ -54,13 +57,44 @@ class Call:
         )
 
 
-def _quantity(raw: Any) -> int:
+_HEX_DATA = re.compile(r"0[xX][0-9a-fA-F]*")
+_HEX_QUANTITY = re.compile(r"0[xX][0-9a-fA-F]+")
+
+
+def _quantity(raw: Any, where: str) -> int:
+    """Wei as a hex string, a decimal string or an int (the trace dialects differ); absent is 0."""
     if raw is None:
         return 0
-    if isinstance(raw, int):
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
         return raw
-    text = str(raw)
-    return int(text, 16) if text.startswith(("0x", "0X")) else int(text)
+    if isinstance(raw, str) and _HEX_QUANTITY.fullmatch(raw):
+        return int(raw, 16)
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
+    raise MalformedResponseError(f"{where}: expected a quantity, got {raw!r:.60}")
+
+
+def _hex(raw: Any, where: str) -> str:
+    """Call input or output: hex, lower-cased (absent or empty is `0x`)."""
+    if raw is None or raw == "":
+        return "0x"
+    if isinstance(raw, str) and _HEX_DATA.fullmatch(raw):
+        return raw.lower()
+    raise MalformedResponseError(f"{where}: expected hex data, got {raw!r:.60}")
+
+
+def _address(raw: Any, where: str) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw.lower()
+    raise MalformedResponseError(f"{where}: expected an address, got {raw!r:.60}")
+
+
+def _index(raw: Any, where: str) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    raise MalformedResponseError(f"{where}: expected a non-negative integer, got {raw!r:.60}")
 
 
 def _field(trace: Mapping[str, Any], snake: str, camel: str) -> Any:
@@ -70,10 +104,14 @@ def _field(trace: Mapping[str, Any], snake: str, camel: str) -> Any:
 def parse_calls(traces: Iterable[Mapping[str, Any]]) -> list[Call]:
     """Turn raw trace objects (snake_case or camelCase keys) into calls, in block order.
 
-    Order is (transaction position, trace address), which is the order the EVM executed them.
+    Order is (transaction position, trace address), which is the order the EVM executed them. A trace
+    that is not of the shape calls have raises `MalformedResponseError` naming its place in the list.
     """
     calls: list[Call] = []
-    for trace in traces:
+    for number, trace in enumerate(traces):
+        where = f"trace {number}"
+        if not isinstance(trace, Mapping):
+            raise MalformedResponseError(f"{where}: expected a JSON object, got {type(trace).__name__}")
         if trace.get("type") != "call":
             continue
         tx_hash = _field(trace, "transaction_hash", "transactionHash")
@@ -82,17 +120,22 @@ def parse_calls(traces: Iterable[Mapping[str, Any]]) -> list[Call]:
             continue
         action = trace.get("action") or {}
         result = trace.get("result") or {}
+        if not isinstance(action, Mapping) or not isinstance(result, Mapping):
+            raise MalformedResponseError(f"{where}: action and result must be JSON objects")
+        trace_address = _field(trace, "trace_address", "traceAddress") or []
+        if not isinstance(trace_address, list):
+            raise MalformedResponseError(f"{where}: trace address: expected a list, got {trace_address!r:.60}")
         calls.append(
             Call(
-                transaction_hash=str(tx_hash).lower(),
-                transaction_position=int(position),
-                trace_address=tuple(int(i) for i in _field(trace, "trace_address", "traceAddress") or ()),
+                transaction_hash=_address(tx_hash, f"{where}: transaction hash"),
+                transaction_position=_index(position, f"{where}: transaction position"),
+                trace_address=tuple(_index(i, f"{where}: trace address") for i in trace_address),
                 call_type=str(action.get("callType") or action.get("call_type") or "call"),
-                from_address=str(action.get("from", "")).lower(),
-                to_address=str(action.get("to", "")).lower(),
-                value=_quantity(action.get("value")),
-                input=str(action.get("input") or "0x").lower(),
-                output=str(result.get("output") or "0x").lower(),
+                from_address=_address(action.get("from"), f"{where}: action.from"),
+                to_address=_address(action.get("to"), f"{where}: action.to"),
+                value=_quantity(action.get("value"), f"{where}: action.value"),
+                input=_hex(action.get("input"), f"{where}: action.input"),
+                output=_hex(result.get("output"), f"{where}: result.output"),
                 reverted=trace.get("error") is not None,
             )
         )

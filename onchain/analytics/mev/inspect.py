@@ -11,6 +11,7 @@ from onchain.analytics.mev.calls import parse_calls
 from onchain.analytics.mev.liquidations import Liquidation, get_liquidations
 from onchain.analytics.mev.sandwiches import Sandwich, get_sandwiches
 from onchain.analytics.mev.swaps import Swap, swaps_from_calls
+from onchain.errors import MalformedResponseError
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,5 +86,14 @@ def inspect_traces(block_number: int, traces: Iterable[Mapping[str, Any]]) -> Bl
 
 
 def inspect_recorded_block(block: Mapping[str, Any]) -> BlockMev:
-    """Inspect a recorded block object: `block_number` and `traces` (receipts are not needed)."""
-    return inspect_traces(int(block["block_number"]), block.get("traces") or ())
+    """Inspect a recorded block object: `block_number` and `traces` (receipts are not needed).
+
+    `MalformedResponseError` when the block number is not one or a trace is not of the trace shape.
+    """
+    number = block.get("block_number")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        raise MalformedResponseError(f"block_number: expected a non-negative integer, got {number!r:.60}")
+    traces = block.get("traces") or []
+    if not isinstance(traces, list):
+        raise MalformedResponseError(f"traces: expected a list, got {type(traces).__name__}")
+    return inspect_traces(number, traces)
