@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
 from onchain.outage import one_line
+from onchain.storage.codec import dumps
 from onchain.storage.store import DATABASE_FAILURES
 
 STORAGE_FAILURES = (StorageError, *DATABASE_FAILURES)
@@ -32,12 +33,14 @@ log = logging.getLogger(__name__)
 
 class JSONBytesResponse(JSONResponse):
     """JSON rendered by orjson: the API's default response class (fast, and numbers stay numbers).
-    A JSONResponse, so OpenAPI documents each route's response model rather than a string."""
+    Integers beyond 64 bits (wei amounts, MEV profits) keep every digit, as `/v2/analytics/mev` writes
+    them (`onchain.storage.codec.dumps`). A JSONResponse, so OpenAPI documents each route's response
+    model rather than a string."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return dumps(content, orjson.OPT_NON_STR_KEYS)
 
 
 class ApiError(Exception):
