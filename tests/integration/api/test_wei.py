@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def smtp_sink() -> AsyncIterator[SmtpSink]:
+def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink()
     sink.start()
     try:
