@@ -25,6 +25,8 @@ NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
 # A host name label after IDNA encoding (RFC 1035 lengths; `_` occurs in real DNS names).
 _LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
 MAX_HOST_NAME = 253
+# Longer URLs are not webhooks anyone runs; every delivery row and attempt stores the URL again.
+MAX_URL_CHARS = 2048
 
 
 class RefusedTarget(ValueError):
@@ -43,18 +45,25 @@ class WebhookTarget:
 def parse_webhook_url(url: str) -> WebhookTarget:
     """The target of an absolute http(s) URL; RefusedTarget for anything a connection could not be made to
     (port out of range, an empty or over-long host label, a host that is neither an IP nor a DNS name)."""
+    if len(url) > MAX_URL_CHARS:
+        raise RefusedTarget(f"webhook url is longer than {MAX_URL_CHARS} characters: {_shown(url)}")
     try:
         parts = urlsplit(url)
         host, explicit_port = parts.hostname, parts.port
     except ValueError as exc:  # a port out of range or not a number, a bad IPv6 literal
-        raise RefusedTarget(f"webhook url is malformed ({exc}): {url!r}") from None
+        raise RefusedTarget(f"webhook url is malformed ({exc}): {_shown(url)}") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise RefusedTarget(f"webhook url must be an absolute http(s) URL, got {url!r}")
+        raise RefusedTarget(f"webhook url must be an absolute http(s) URL, got {_shown(url)}")
     if explicit_port == 0:
-        raise RefusedTarget(f"webhook url port must be 1-65535, got {url!r}")
+        raise RefusedTarget(f"webhook url port must be 1-65535, got {_shown(url)}")
     if not _is_ip_literal(host) and not _is_host_name(host):
-        raise RefusedTarget(f"webhook url host {host!r} is not a valid host name or IP address")
+        raise RefusedTarget(f"webhook url host {_shown(host)} is not a valid host name or IP address")
     return WebhookTarget(parts.scheme, host, explicit_port or (443 if parts.scheme == "https" else 80))
+
+
+def _shown(text: str) -> str:
+    """The caller's input in a message: its first 80 characters."""
+    return repr(text) if len(text) <= 80 else f"{text[:80]!r}... ({len(text)} characters)"
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -64,7 +64,14 @@ def test_urls_name_their_target() -> None:
 @pytest.mark.parametrize("url", ["http://a..b/", f"http://{'a' * 64}.example/", "http://x:65536/",
                                  "http://x:99999999999999999999999/", "http://x:0/", "http://x:-1/",
                                  "http://x:port/", "http://[::1/", "http://a b/", "http://.example/",
-                                 "http://" + "a." * 127 + "com/", "ftp://example.com/", "http:///x", "example.com"])
+                                 "http://" + "a." * 127 + "com/", "ftp://example.com/", "http:///x", "example.com",
+                                 "https://example.com/" + "x" * 2048])
 def test_urls_no_connection_can_be_made_to_are_refused(url: str) -> None:
     with pytest.raises(RefusedTarget):
         parse_webhook_url(url)
+
+
+def test_refusals_quote_at_most_80_characters_of_the_url() -> None:
+    with pytest.raises(RefusedTarget) as refused:
+        parse_webhook_url("ftp://" + "x" * 60_000)
+    assert len(str(refused.value)) < 200 and "60006 characters" in str(refused.value)
