@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
 import random
@@ -33,6 +32,7 @@ import httpx
 
 from onchain.alerts import signing
 from onchain.alerts.store import DEAD, DELIVERED, PENDING, AlertStore, AttemptResult, DeliveryJob
+from onchain.alerts.targets import RefusedTarget, is_public_address, parse_webhook_url
 from onchain.bus.base import Bus
 from onchain.config import Settings
 from onchain.errors import StorageError
@@ -41,10 +41,6 @@ from onchain.outage import OutageLog
 log = logging.getLogger(__name__)
 
 ALERTS_TOPIC = "alerts"
-
-
-class RefusedTarget(ValueError):
-    """A webhook URL we will not call (a private address, an unresolvable host)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +60,6 @@ class RetryPolicy:
         return full / 2 + rng.uniform(0, full / 2)
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 async def check_webhook_url(url: str, allow_private: bool) -> str | None:
     """Raise RefusedTarget unless every address the URL's host resolves to is public (or private is allowed).
 
@@ -79,16 +68,13 @@ async def check_webhook_url(url: str, allow_private: bool) -> str | None:
     to a public address for the check and to an internal one a moment later (DNS rebinding) reaches
     nothing but what was checked.
     """
-    parts = urlsplit(url)
-    host = parts.hostname
-    if parts.scheme not in ("http", "https") or not host:
-        raise RefusedTarget(f"webhook url must be an absolute http(s) URL, got {url!r}")
+    target = parse_webhook_url(url)
     if allow_private:
         return None
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = target.host
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, target.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
         raise RefusedTarget(f"webhook host {host!r} does not resolve: {exc}") from exc
     for info in infos:
         address = str(info[4][0])

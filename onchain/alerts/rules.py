@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from onchain.alerts.targets import parse_webhook_url
 from onchain.domain.ids import normalize_address, split_coin_id
 
 SubjectType = Literal["protocol", "coin", "pool", "wallet", "chain"]
@@ -202,11 +203,7 @@ class WebhookChannel(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook url must be an absolute http(s) URL, got {value!r}")
+        parse_webhook_url(value.strip())  # RefusedTarget is a ValueError: a 422 naming the problem
         return value.strip()
 
 

@@ -8,11 +8,12 @@ the app's lifespan; run the app under uvicorn with `uvicorn_config()` to get the
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -58,6 +59,20 @@ _API_HEADERS = [(k.encode(), v.encode()) for k, v in COMMON_HEADERS.items()]
 _DASHBOARD_HEADERS = [*_API_HEADERS, *((k.encode(), v.encode()) for k, v in DASHBOARD_HEADERS.items())]
 
 
+def relative_locations(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Redirects (the router's trailing-slash ones) as paths on this server: an absolute Location would
+    be built from the request's Host header, which the caller chooses. Leading slashes collapse to one,
+    so a path like `//evil.example/` cannot become a scheme-relative URL to another host."""
+    out = []
+    for name, value in headers:
+        if name.lower() == b"location":
+            parts = urlsplit(value.decode("latin-1"))
+            path = "/" + parts.path.lstrip("/")
+            value = urlunsplit(("", "", path, parts.query, parts.fragment)).encode("latin-1")
+        out.append((name, value))
+    return out
+
+
 class HttpEdgeMiddleware:
     """Times every REST response by route template and adds security headers (strict ones on the dashboard)."""
 
@@ -74,7 +89,10 @@ class HttpEdgeMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *encoded]
+                headers = message.get("headers", [])
+                if 300 <= message["status"] < 400:
+                    headers = relative_locations(headers)
+                message["headers"] = [*headers, *encoded]
             await send(message)
 
         start = time.perf_counter()

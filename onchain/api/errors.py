@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
 from onchain.outage import one_line
+from onchain.storage.codec import dumps
 from onchain.storage.store import DATABASE_FAILURES
 
 STORAGE_FAILURES = (StorageError, *DATABASE_FAILURES)
@@ -32,12 +33,14 @@ log = logging.getLogger(__name__)
 
 class JSONBytesResponse(JSONResponse):
     """JSON rendered by orjson: the API's default response class (fast, and numbers stay numbers).
-    A JSONResponse, so OpenAPI documents each route's response model rather than a string."""
+    Integers beyond 64 bits (wei amounts, MEV profits) keep every digit, as `/v2/analytics/mev` writes
+    them (`onchain.storage.codec.dumps`). A JSONResponse, so OpenAPI documents each route's response
+    model rather than a string."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return dumps(content, orjson.OPT_NON_STR_KEYS)
 
 
 class ApiError(Exception):
@@ -65,8 +68,28 @@ class ApiError(Exception):
         )
 
 
+# How much of a caller's input an error message repeats, and how long a message may get in all: a
+# 60 KB parameter must not come back whole (nor be copied into every log line that quotes the answer).
+ECHO_CHARS = 80
+MAX_MESSAGE_CHARS = 1000
+
+
+def echo(value: object) -> str:
+    """`repr(value)` for an error message, cut to ECHO_CHARS characters of the input, saying how long it was."""
+    if isinstance(value, str) and len(value) > ECHO_CHARS:
+        return f"{value[:ECHO_CHARS]!r}... ({len(value)} characters)"
+    return repr(value)
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}... ({len(message)} characters)"
+
+
 def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONBytesResponse:
-    return JSONBytesResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    body = {"error": {"code": code, "message": _bounded(message)}}
+    return JSONBytesResponse(body, status_code=status, headers=headers)
 
 
 def _status_code_name(status: int) -> str:

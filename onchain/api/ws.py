@@ -19,13 +19,18 @@ import orjson
 from fastapi import APIRouter, WebSocket
 
 from onchain.accounts.middleware import principal_of
+from onchain.api.errors import echo
 from onchain.api.ws_hub import Frame, Hub, Subscription
 from onchain.api.ws_sinks import Sink, open_sink
 
 router = APIRouter()
 
 PONG = Frame.of({"type": "pong"})
+# Filter bounds, per subscribe frame and per channel of a connection (subscribes widen a channel's
+# filter): ids, chains (the registry's chains are few), and the length of each entry.
 MAX_FILTER_IDS = 1000
+MAX_FILTER_CHAINS = 100
+MAX_FILTER_ENTRY_CHARS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +53,16 @@ class ProtocolError(Exception):
         return Frame.of({"type": "error", "code": self.code, "message": self.message})
 
 
-def _string_list(params: Mapping[str, Any], name: str, *, lower: bool) -> frozenset[str]:
+def _string_list(params: Mapping[str, Any], name: str, *, lower: bool, most: int) -> frozenset[str]:
     value = params.get(name)
     if value is None:
         return frozenset()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ProtocolError("invalid_params", f"params.{name} must be a list of strings")
-    if len(value) > MAX_FILTER_IDS:
-        raise ProtocolError("invalid_params", f"params.{name} holds more than {MAX_FILTER_IDS} entries")
+    if len(value) > most:
+        raise ProtocolError("invalid_params", f"params.{name} holds more than {most} entries")
+    if any(len(v) > MAX_FILTER_ENTRY_CHARS for v in value):
+        raise ProtocolError("invalid_params", f"params.{name} entries are at most {MAX_FILTER_ENTRY_CHARS} characters")
     return frozenset(v.strip().lower() if lower else v.strip() for v in value)
 
 
@@ -63,14 +70,15 @@ def parse_subscription(hub: Hub, message: Mapping[str, Any]) -> tuple[Subscripti
     """The subscription a (un)subscribe frame asks for, its params as given, and `resumeFrom`."""
     channel = message.get("channel")
     if not isinstance(channel, str) or (channel not in hub.logs and channel not in hub.private_channels):
-        raise ProtocolError("unknown_channel", f"channel must be one of {hub.channels}, got {channel!r}")
+        raise ProtocolError("unknown_channel", f"channel must be one of {hub.channels}, got {echo(channel)}")
     params = message.get("params", {})
     if params is None:
         params = {}
     if not isinstance(params, dict):
         raise ProtocolError("invalid_params", "params must be an object")
-    ids = _string_list(params, "protocolIds", lower=True) | _string_list(params, "tokenIds", lower=True)
-    chains = _string_list(params, "chains", lower=True)
+    ids = (_string_list(params, "protocolIds", lower=True, most=MAX_FILTER_IDS)
+           | _string_list(params, "tokenIds", lower=True, most=MAX_FILTER_IDS))
+    chains = _string_list(params, "chains", lower=True, most=MAX_FILTER_CHAINS)
     resume = params.get("resumeFrom")
     if resume is not None and (isinstance(resume, bool) or not isinstance(resume, int) or resume < 0):
         raise ProtocolError("invalid_params", "params.resumeFrom must be a non-negative integer sequence number")
@@ -101,7 +109,7 @@ class Session:
             elif kind == "unsubscribe":
                 self._unsubscribe(message)
             else:
-                raise ProtocolError("unknown_type", f"type must be subscribe, unsubscribe or ping, got {kind!r}")
+                raise ProtocolError("unknown_type", f"type must be subscribe, unsubscribe or ping, got {echo(kind)}")
         except ProtocolError as exc:
             self.sink.deliver(exc.frame())
 
@@ -116,8 +124,11 @@ class Session:
             self.sink.deliver(Frame.of({"type": "subscribed", "channel": sub.channel, "params": params}))
             return
         current = self.client.subs.get(sub.channel)
-        if current is not None and len(current.widened(sub).ids) > MAX_FILTER_IDS:
+        widened = sub if current is None else current.widened(sub)
+        if len(widened.ids) > MAX_FILTER_IDS:
             raise ProtocolError("too_many_subscriptions", f"at most {MAX_FILTER_IDS} ids per channel")
+        if len(widened.chains) > MAX_FILTER_CHAINS:
+            raise ProtocolError("too_many_subscriptions", f"at most {MAX_FILTER_CHAINS} chains per channel")
         resumed = self.hub.subscribe(self.client, sub, resume)
         # Nothing below awaits, so the backlog and the live stream join without a gap.
         reply = {"type": "subscribed", "channel": sub.channel, "params": params, "seq": resumed.last_seq}

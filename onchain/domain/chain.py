@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The largest values a caller may ask about: block numbers are BIGINT columns, and timestamps become
+# datetimes (9999-12-31T23:59:59Z is the last second Python's datetime holds).
+MAX_BLOCK_NUMBER = 2**63 - 1
+MAX_TIMESTAMP = 253_402_300_799
+
 
 @dataclass(frozen=True, slots=True)
 class Block:

@@ -28,12 +28,13 @@ def _exact(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any) -> bytes:
-    """Compact JSON bytes, exact for integers of any size (orjson, with big ints as number fragments)."""
+def dumps(value: Any, option: int = 0) -> bytes:
+    """Compact JSON bytes, exact for integers of any size (orjson, with big ints as number fragments).
+    The walk runs only when orjson refuses the value as it is, so the common case costs one call."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, option=option)
     except TypeError:
-        return orjson.dumps(_exact(value))
+        return orjson.dumps(_exact(value), option=option)
 
 
 def encode_args(args: dict[str, Any]) -> str:

@@ -47,6 +47,7 @@ from onchain.analytics.mev.logs import liquidations_from_events, swaps_from_even
 from onchain.analytics.mev.sandwiches import get_sandwiches
 from onchain.analytics.mev.tables import mev_findings
 from onchain.bus.base import Bus, BusError
+from onchain.domain.chain import MAX_BLOCK_NUMBER
 from onchain.errors import StorageError
 from onchain.storage.codec import decode_args, encode_args
 from onchain.storage.records import BlockWrite
@@ -68,6 +69,8 @@ KINDS: dict[str, str] = {"sandwich": "sandwiches", "arbitrage": "arbitrages", "l
 # Each kind's transaction and searcher fields (the columns `transaction_hash` and `searcher`).
 _INDEXED = {"sandwich": ("frontrun_tx", "searcher"), "arbitrage": ("tx", "searcher"),
             "liquidation": ("tx", "liquidator"), "jit": ("mint_tx", "searcher")}
+# A finding's order within its block and kind is an INTEGER column.
+MAX_POSITION = 2**31 - 1
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
@@ -243,9 +246,11 @@ class FindingKey:
     def parse(cls, text: str) -> FindingKey:
         """Read a cursor back; raises ValueError when it is not one this module wrote."""
         block, chain, kind, position = text.split(":")
-        if kind not in KINDS or not chain:
+        key = cls(int(block), chain, kind, int(position))
+        in_range = 0 <= key.block <= MAX_BLOCK_NUMBER and 0 <= key.position <= MAX_POSITION
+        if kind not in KINDS or not chain or not in_range:
             raise ValueError(f"not a findings cursor: {text!r}")
-        return cls(int(block), chain, kind, int(position))
+        return key
 
 
 async def read_findings(

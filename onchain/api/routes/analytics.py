@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from onchain.analytics import risk as risk_module
 from onchain.analytics.service import AnalyticsService, SmartMoneyView
-from onchain.api.errors import ApiError
+from onchain.api.errors import ApiError, echo
 from onchain.domain.ids import normalize_address
 
 router = APIRouter(tags=["analytics"])
@@ -39,9 +39,10 @@ AnalyticsDep = Annotated[AnalyticsService, Depends(get_analytics)]
 
 def _slug(analytics: AnalyticsService, slug: str) -> str:
     if not SLUG.match(slug):
-        raise ApiError(422, "invalid_slug", f"protocol slug must be lower-case letters, digits and dashes: {slug!r}")
+        message = f"protocol slug must be lower-case letters, digits and dashes: {echo(slug)}"
+        raise ApiError(422, "invalid_slug", message)
     if slug not in analytics.market.state.protocols:
-        raise ApiError.not_found(f"no protocol {slug!r}", "protocol_not_found")
+        raise ApiError.not_found(f"no protocol {echo(slug)}", "protocol_not_found")
     return slug
 
 
@@ -85,7 +86,7 @@ async def smart_money_wallet(
     try:
         wallet = normalize_address(address)
     except ValueError as exc:
-        raise ApiError(422, "invalid_address", f"address must be 0x and 40 hex digits, got {address!r}") from exc
+        raise ApiError(422, "invalid_address", f"address must be 0x and 40 hex digits, got {echo(address)}") from exc
     view = _view(analytics, chain)
     for rank, score in enumerate(view.wallets, start=1):
         if score.wallet == wallet:

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from onchain.api.errors import ApiError
+from onchain.api.errors import ApiError, echo
+from onchain.domain.chain import MAX_TIMESTAMP
 from onchain.domain.ids import split_coin_id
 from onchain.metrics.series import read_points
 from onchain.metrics.service import MarketService
@@ -57,15 +58,17 @@ def _id(value: str, what: str) -> str:
     try:
         chain, address = split_coin_id(value)
     except ValueError as exc:
-        raise _unprocessable(f"invalid_{what}_id", f"{what} id must look like chain:0x<40 hex>, got {value!r}") from exc
+        message = f"{what} id must look like chain:0x<40 hex>, got {echo(value)}"
+        raise _unprocessable(f"invalid_{what}_id", message) from exc
     return f"{chain}:{address}"
 
 
 def _slug(state: MarketState, slug: str) -> str:
     if not SLUG.match(slug):
-        raise _unprocessable("invalid_slug", f"protocol slug must be lower-case letters, digits and dashes: {slug!r}")
+        message = f"protocol slug must be lower-case letters, digits and dashes: {echo(slug)}"
+        raise _unprocessable("invalid_slug", message)
     if slug not in state.protocols:
-        raise ApiError.not_found(f"no protocol {slug!r}", "protocol_not_found")
+        raise ApiError.not_found(f"no protocol {echo(slug)}", "protocol_not_found")
     return slug
 
 
@@ -110,8 +113,8 @@ async def protocol_metrics(
     market: MarketDep,
     slug: str,
     metric: Annotated[Literal["tvl", "volume", "fees"], Query()] = "tvl",
-    start: Annotated[int | None, Query(ge=0, description="unix seconds, inclusive")] = None,
-    end: Annotated[int | None, Query(ge=0, description="unix seconds, inclusive")] = None,
+    start: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP, description="unix seconds, inclusive")] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_TIMESTAMP, description="unix seconds, inclusive")] = None,
     interval: Annotated[Literal["block", "1h", "4h", "1d"], Query()] = "1h",
 ) -> dict[str, Any]:
     """A protocol's time series in chain time: TVL levels, volume and fee sums per bucket (or per block)."""

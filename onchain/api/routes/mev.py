@@ -15,7 +15,8 @@ from fastapi.responses import Response
 
 from onchain.analytics.mev.service import KINDS, FindingKey, read_findings
 from onchain.api.deps import StoreDep
-from onchain.api.errors import ApiError
+from onchain.api.errors import ApiError, echo
+from onchain.domain.chain import MAX_BLOCK_NUMBER
 from onchain.storage.codec import dumps
 
 router = APIRouter(tags=["analytics"])
@@ -36,17 +37,17 @@ async def mev_findings(
     store: StoreDep,
     chain: Annotated[str | None, Query(description="chain name; default: every chain")] = None,
     kind: Annotated[str | None, Query(description="sandwich, arbitrage or liquidation; default: all")] = None,
-    from_block: Annotated[int | None, Query(ge=0, description="first block, inclusive")] = None,
-    to_block: Annotated[int | None, Query(ge=0, description="last block, inclusive")] = None,
+    from_block: Annotated[int | None, Query(ge=0, le=MAX_BLOCK_NUMBER, description="first block, inclusive")] = None,
+    to_block: Annotated[int | None, Query(ge=0, le=MAX_BLOCK_NUMBER, description="last block, inclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="findings per page")] = 100,
     cursor: Annotated[str | None, Query(description="`next` of the previous page")] = None,
 ) -> Response:
     """Sandwiches, arbitrages and liquidations found in ingested blocks, oldest block first, one page at a
     time: `{"findings": [...], "next": cursor or null}`; pass `next` back as `cursor` for the following page."""
     if chain is not None and not CHAIN.match(chain):
-        raise ApiError(422, "invalid_chain", f"chain must be a lower-case chain name, got {chain!r}")
+        raise ApiError(422, "invalid_chain", f"chain must be a lower-case chain name, got {echo(chain)}")
     if kind is not None and kind not in _KIND_NAMES:
-        raise ApiError(422, "invalid_kind", f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        raise ApiError(422, "invalid_kind", f"kind must be one of {sorted(KINDS)}, got {echo(kind)}")
     if from_block is not None and to_block is not None and from_block > to_block:
         raise ApiError(422, "invalid_range", f"from_block {from_block} is above to_block {to_block}")
     after = None
@@ -54,7 +55,7 @@ async def mev_findings(
         try:
             after = FindingKey.parse(cursor)
         except ValueError as exc:
-            message = f"cursor must be a `next` value this endpoint returned, got {cursor!r}"
+            message = f"cursor must be a `next` value this endpoint returned, got {echo(cursor)}"
             raise ApiError(422, "invalid_cursor", message) from exc
     findings, last = await read_findings(
         store,

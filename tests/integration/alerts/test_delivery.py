@@ -141,6 +141,25 @@ async def test_failing_receiver_is_dead_lettered_and_private_targets_refused(
     assert latest["redeliveryOf"] == item["id"] and latest["status"] == "delivered"
 
 
+async def test_webhooks_to_private_ipv4_behind_ipv6_forms_are_refused(
+    alerts: AlertStore, receiver: WebhookReceiver, http_client: httpx.AsyncClient
+) -> None:
+    """IPv4-compatible, NAT64, 6to4 and Teredo forms of loopback and of the metadata address: each a
+    permanent refusal before any connection, the receiver on 127.0.0.1 never reached."""
+    forms = ["::7f00:1", "::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::7f00:1",
+             "2002:7f00:1::", "2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:80ff:fffe"]
+    strict = DeliveryWorker(alerts, {"webhook": WebhookSender(http_client, allow_private=False)}, FAST)
+    for number, form in enumerate(forms, start=1):
+        url = f"http://[{form}]:{receiver.port}/hook"
+        alert = await alerts.create_alert("user-1", rule({"type": "webhook", "url": url}), time.time())
+        await alerts.record_firings([(alert, firing(alert, number))], time.time())
+        assert await strict.run_once() == 1
+        [refused] = await alerts.deliveries(alert.id, "user-1")
+        assert refused["status"] == "dead" and refused["attempts"] == 1, (form, refused)
+        assert "non-public address" in refused["lastError"], (form, refused)
+    assert receiver.received == []
+
+
 async def test_outbox_survives_a_crash_mid_delivery(store_url: str, http_client: httpx.AsyncClient) -> None:
     receiver = WebhookReceiver()
     await receiver.start()

@@ -268,3 +268,35 @@ async def test_slow_consumer_is_dropped_and_others_get_everything(realtime: Any)
     assert codes in ([], ["slow_consumer"])  # the error is best effort: the socket may be aborted first
     await fast.barrier()
     assert hub.connections == 1
+
+
+async def test_chain_filters_are_capped_per_subscription_and_per_connection(realtime: Any) -> None:
+    """Chains are capped like ids: too many in one frame, or piling up over many subscribes to one channel,
+    or one too long, is an error on the socket; the connection and its subscription stay as they were."""
+    runtime, _hub, open_peer = realtime
+    peer = await open_peer()
+    chains = [f"chain-{n}" for n in range(1000)]
+    await peer.send({"type": "subscribe", "channel": "prices", "params": {"chains": chains[:101]}})
+    assert (await peer.expect("error"))["code"] == "invalid_params"
+    await peer.send({"type": "subscribe", "channel": "prices", "params": {"chains": ["ethereum", *chains[:49]]}})
+    await peer.expect("subscribed")
+    await peer.send({"type": "subscribe", "channel": "prices", "params": {"chains": chains[49:99]}})
+    await peer.expect("subscribed")  # 100 chains on the channel now
+    for start in range(99, 1000, 50):  # the attack: subscribe after subscribe, each with new chains
+        await peer.send({"type": "subscribe", "channel": "prices", "params": {"chains": chains[start:start + 50]}})
+        error = await peer.expect("error")
+        assert error["code"] == "too_many_subscriptions" and "100 chains" in error["message"]
+    await peer.send({"type": "subscribe", "channel": "prices", "params": {"chains": ["x" * 129]}})
+    assert (await peer.expect("error"))["code"] == "invalid_params"
+    await peer.send({"type": "subscribe", "channel": "x" * 60_000})
+    error = await peer.expect("error")
+    assert error["code"] == "unknown_channel" and len(error["message"]) < 400
+    await peer.send({"type": "subscribe", "channel": "tvl", "params": {"chains": chains[500:600]}})
+    await peer.expect("subscribed")  # the cap is per channel
+
+    await runtime.bus.publish("prices", price(WETH, 1830.0, 1))
+    await runtime.bus.publish("prices", price("chain-999:0x7ceb23fd6bc0add59e62ac25578270cff1b9f619", 1.0, 1))
+    [update] = await peer.updates(1)
+    assert update["data"]["id"] == WETH
+    await peer.barrier()
+    assert peer.inbox == []
