@@ -63,9 +63,9 @@ async def another_database(store: Store, tmp_path: Path) -> AsyncIterator[Store]
         async with await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}") as reference:
             yield reference
         return
-    async with fresh_postgres(store.engine.url.render_as_string(hide_password=False)) as url:
-        async with await Store.open(url) as reference:
-            yield reference
+    server = store.engine.url.render_as_string(hide_password=False)
+    async with fresh_postgres(server) as url, await Store.open(url) as reference:
+        yield reference
 
 
 def following(store: Store, source: ListSource, **options: object) -> Pipeline:
