@@ -61,6 +61,7 @@ class Runtime:
         self.mev = MevService(store, bus)
         self._tasks: set[asyncio.Task[IngestStats]] = set()
         self.ingesting: dict[str, Pipeline] = {}
+        self._stopped: set[str] = set()
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -128,6 +129,7 @@ class Runtime:
         async def run() -> IngestStats:
             try:
                 pipeline = await self._set_up_ingest(source, backoff)
+                self._stopped.discard(chain)
                 self.ingesting[chain] = pipeline
                 while True:
                     try:
@@ -139,6 +141,7 @@ class Runtime:
                 raise
             except Exception:
                 log.exception("ingest of %s stopped", chain)
+                self._stopped.add(chain)
                 raise
             finally:
                 self.ingesting.pop(chain, None)
@@ -161,6 +164,9 @@ class Runtime:
             setting_up.succeeded()
             return pipeline
 
-    def stalled_ingest(self) -> list[str]:
-        """Chains whose ingest is waiting for the database (for /health)."""
-        return sorted(chain for chain, pipeline in self.ingesting.items() if pipeline.storing.failing)
+    def ingest_states(self) -> dict[str, str]:
+        """Chains whose background ingest is not following, for /health: `stalled` while it waits for the
+        database, `stopped` once it failed for good."""
+        states = {chain: "stopped" for chain in self._stopped}
+        states.update({chain: "stalled" for chain, pipeline in self.ingesting.items() if pipeline.storing.failing})
+        return states
