@@ -3,7 +3,8 @@
 The database goes while a block that creates a pool is being decoded, and comes back after several
 failed tries: the pipeline goes on from its cursor and the database ends up as an uninterrupted run
 leaves it (every block once, every event once, the new pool recorded), with one log line for the
-outage and one for its end.
+outage and one for its end. When it goes between a batch's commit and its MEV findings, the findings
+are stored once it is back, without ingesting the batch again.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
+from onchain.analytics.mev.service import MevService
 from onchain.bus import MemoryBus
 from onchain.domain.chain import BlockBundle
 from onchain.ingest.pipeline import IngestStats, Pipeline
 from onchain.outage import Backoff
 from onchain.protocols import Decoder
 from onchain.storage import Store
+from onchain.storage.records import BlockWrite
 from tests.integration.storage.databases import dump, fresh_postgres
 from tests.integration.storage.outage import database_gone
 from tests.integration.storage.test_pipeline import with_new_pair
@@ -114,3 +117,27 @@ async def test_a_following_pipeline_outlives_the_database_going_away_and_stores_
     assert [r.getMessage().split(":")[0].split(" after")[0] for r in records] == [
         "ingest of ethereum failing", "ingest of ethereum works again"
     ]
+
+
+async def test_mev_detection_the_database_failed_after_a_commit_runs_again_without_ingesting_twice(
+    store: Store, chaindata: Path
+) -> None:
+    first, second = etl_bundles(chaindata / "ethereum-etl-17173049")
+    source = ListSource([first, second])
+    mev = MevService(store, MemoryBus())
+    calls: list[list[int]] = []
+
+    async def after_commit(batch: Sequence[BlockWrite]) -> None:
+        numbers = [write.bundle.block.number for write in batch]
+        calls.append(numbers)
+        if numbers == [second.block.number] and calls.count(numbers) == 1:
+            async with database_gone(store):  # gone between the blocks' commit and their MEV findings
+                await mev.committed(batch)
+        await mev.committed(batch)
+
+    pipeline = following(store, source, batch_blocks=1, retry_storage=Backoff(0.02, 0.1), after_commit=after_commit)
+    stats = await asyncio.wait_for(pipeline.run(first.block.number, None), DEADLINE)
+    assert calls == [[first.block.number], [second.block.number], [second.block.number]]
+    assert source.requests == [(first.block.number, None), (second.block.number + 1, None)]  # nothing re-ingested
+    assert (stats.blocks, mev.stats.blocks) == (2, 2)
+    assert [b.number for b in await store.blocks("ethereum")] == [first.block.number, second.block.number]
