@@ -40,3 +40,21 @@ class OutageLog:
         self.logger.warning("%s works again after %.1fs (%d failed tries)", self.what,
                             self.clock() - self._since, self.failures)
         self._since, self.failures = None, 0
+
+
+class Backoff:
+    """Capped exponential delays between tries of a failing dependency: `first`, doubling up to `most`,
+    back to `first` after a success (`reset`)."""
+
+    def __init__(self, first: float = 0.5, most: float = 30.0) -> None:
+        self.first = first
+        self.most = most
+        self._next = first
+
+    def delay(self) -> float:
+        """The wait before the next try; each call doubles the one after, up to `most`."""
+        delay, self._next = self._next, min(self._next * 2, self.most)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first

@@ -18,8 +18,9 @@ from onchain.bus.memory import MemoryBus
 from onchain.bus.redis import RedisBus
 from onchain.chains.registry import ChainInfo, ChainRegistry
 from onchain.config import Settings
-from onchain.errors import ConfigError
+from onchain.errors import ConfigError, StorageError
 from onchain.ingest.pipeline import IngestStats, Pipeline
+from onchain.outage import Backoff, OutageLog
 from onchain.protocols.base import PoolDirectory
 from onchain.protocols.registry import Decoder
 from onchain.protocols.tokens import TokenDirectory
@@ -59,6 +60,8 @@ class Runtime:
         self.tokens = TokenDirectory.default()
         self.mev = MevService(store, bus)
         self._tasks: set[asyncio.Task[IngestStats]] = set()
+        self.ingesting: dict[str, Pipeline] = {}
+        self._stopped: set[str] = set()
 
     @classmethod
     async def open(cls, settings: Settings) -> Runtime:
@@ -114,21 +117,56 @@ class Runtime:
     def start_ingest(
         self, source: Source, start: int | None = None, end: int | None = None
     ) -> asyncio.Task[IngestStats]:
-        """Run a pipeline in the background (serve, demo); `close()` cancels it. A failure is logged."""
+        """Run a pipeline in the background (serve, demo); `close()` cancels it.
+
+        The database going away does not end it: the pipeline retries from its last committed block (see
+        `Pipeline`), and setting it up (its pools, its cursor) is retried too, each with capped backoff and
+        one log line per outage. Any other failure ends it, logged with its traceback.
+        """
+        chain = source.chain
+        backoff = Backoff()
 
         async def run() -> IngestStats:
             try:
-                pipeline = await self.pipeline(source)
-                return await pipeline.run(start, end)
+                pipeline = await self._set_up_ingest(source, backoff)
+                self._stopped.discard(chain)
+                self.ingesting[chain] = pipeline
+                while True:
+                    try:
+                        return await pipeline.run(start, end)
+                    except StorageError as exc:  # reading its cursor before the first block: nothing was written
+                        pipeline.storing.failed(exc)
+                        await asyncio.sleep(backoff.delay())
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("ingest of %s stopped", source.chain)
+                log.exception("ingest of %s stopped", chain)
+                self._stopped.add(chain)
                 raise
             finally:
+                self.ingesting.pop(chain, None)
                 await source.close()
 
-        task = asyncio.create_task(run(), name=f"ingest-{source.chain}")
+        task = asyncio.create_task(run(), name=f"ingest-{chain}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _set_up_ingest(self, source: Source, backoff: Backoff) -> Pipeline:
+        setting_up = OutageLog(log, f"setting up ingest of {source.chain}")
+        while True:
+            try:
+                pipeline = await self.pipeline(source, retry_storage=backoff)
+            except StorageError as exc:
+                setting_up.failed(exc)
+                await asyncio.sleep(backoff.delay())
+                continue
+            setting_up.succeeded()
+            return pipeline
+
+    def ingest_states(self) -> dict[str, str]:
+        """Chains whose background ingest is not following, for /health: `stalled` while it waits for the
+        database, `stopped` once it failed for good."""
+        states = {chain: "stopped" for chain in self._stopped}
+        states.update({chain: "stalled" for chain, pipeline in self.ingesting.items() if pipeline.storing.failing})
+        return states

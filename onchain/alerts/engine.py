@@ -23,7 +23,7 @@ from onchain.alerts.rules import Firing, Observation, Occurrence, RuleBook
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.bus.base import BLOCKS, EVENTS, Bus, Message, Subscription
 from onchain.errors import StorageError
-from onchain.outage import OutageLog
+from onchain.outage import Backoff, OutageLog
 from onchain.protocols.tokens import TokenDirectory
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,7 @@ class AlertEngine:
         on_recorded: Callable[[], None] | None = None,
         tokens: TokenDirectory | None = None,
         clock: Callable[[], float] = time.time,
+        retry: Backoff | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -236,6 +237,8 @@ class AlertEngine:
         self.alerts: dict[str, AlertRecord] = {}
         self.fired = 0
         self._storing = OutageLog(log, "storing alert firings")
+        self._reading_rules = OutageLog(log, "reading changed alert rules")
+        self._retry = retry or Backoff()
         self._tasks: list[asyncio.Task[None]] = []
 
     def evaluate(self, topic: str, payload: Any) -> list[Firing]:
@@ -322,10 +325,18 @@ class AlertEngine:
         try:
             async for message in subscription:
                 change = message.json()
-                try:
-                    await self.apply_rule_change(str(change["op"]), str(change["id"]))
-                except Exception:
-                    log.exception("could not apply alert rule change %s", change)
+                while True:  # a change the database failed to give is retried in order, not lost
+                    try:
+                        await self.apply_rule_change(str(change["op"]), str(change["id"]))
+                    except StorageError as exc:
+                        self._reading_rules.failed(exc)
+                        await asyncio.sleep(self._retry.delay())
+                        continue
+                    except Exception:
+                        log.exception("could not apply alert rule change %s", change)
+                    self._reading_rules.succeeded()
+                    self._retry.reset()
+                    break
         finally:
             await subscription.close()
 

@@ -7,6 +7,11 @@ source is ahead of us (backfill) and shrink to one block at the head, where late
 Before block N is written its parent hash is compared with the stored hash of N-1. On a mismatch the
 pipeline walks back to the common ancestor, rolls back everything above it, publishes `reorg`, and
 re-ingests from the ancestor's child.
+
+A pipeline given a `Backoff` (`retry_storage`, as `onchain serve` runs it) survives the database going
+away: a failed write or read is retried from the block after the last committed one, with capped backoff
+and one log line when the outage starts and one when it ends. Rows of a block are replaced when it is
+written again, so a batch whose commit did land before the error reached us is not doubled either.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from typing import Any
 from onchain.bus.base import BLOCKS, EVENTS, REORG, Bus, BusError
 from onchain.domain.chain import BlockBundle
 from onchain.domain.events import Event
-from onchain.errors import InconsistentDataError
+from onchain.errors import InconsistentDataError, StorageError
 from onchain.ingest.reorg import check_depth, common_ancestor, extends, validate_bundle
+from onchain.outage import Backoff, OutageLog
 from onchain.protocols.base import PoolInfo
 from onchain.protocols.registry import Decoder
 from onchain.protocols.tokens import TokenDirectory
@@ -195,7 +201,8 @@ class Pipeline:
     is written, so work derived from whole bundles (MEV detection) stays in step with reorg rollbacks.
     A long load (`defer_indexes_from` blocks or more, bounded) runs inside `Store.bulk_load`; where the
     store then writes beside us (SQLite's loader process), batches of `overlap_batch_logs` are decoded
-    while the one before commits.
+    while the one before commits. With `retry_storage`, a StorageError does not end the run (see the module
+    docstring) unless it happens during such a load, whose loader process does not outlive a failure.
     """
 
     def __init__(
@@ -218,6 +225,7 @@ class Pipeline:
         events_per_message: int = 5000,
         on_commit: Callable[[IngestStats], None] | None = None,
         after_commit: Callable[[Sequence[BlockWrite]], Awaitable[None]] | None = None,
+        retry_storage: Backoff | None = None,
     ) -> None:
         self.chain = chain
         self.source = source
@@ -236,6 +244,8 @@ class Pipeline:
         self.events_per_message = events_per_message
         self.on_commit = on_commit
         self.after_commit = after_commit
+        self.retry_storage = retry_storage
+        self.storing = OutageLog(log, f"ingest of {chain}")
         self.stats = IngestStats()
         self._head = -1
         self._recent: deque[_BlockTally] = deque(maxlen=max_reorg_depth + batch_blocks)
@@ -245,6 +255,10 @@ class Pipeline:
         # While the store writes beside us (`Store.bulk_load`), the batch being committed and its announcements.
         self._overlap = False
         self._committing: asyncio.Task[None] | None = None
+        # Where this run last left the cursor (a commit or a reorg rollback), and a committed batch whose
+        # `after_commit` has not completed.
+        self._committed: int | None = None
+        self._unfinished: list[BlockWrite] | None = None
 
     async def run(self, start: int | None = None, end: int | None = None, *, resume: bool = True) -> IngestStats:
         """Ingest blocks `start..end` (inclusive; `end=None` follows the head forever).
@@ -270,10 +284,36 @@ class Pipeline:
             async with loading as self._overlap:
                 try:
                     while next_start is not None:
-                        next_start = await self._pass(next_start, end)
+                        try:
+                            await self._finish_unfinished()
+                            next_start = await self._pass(next_start, end)
+                        except StorageError as exc:
+                            if self.retry_storage is None or self._overlap:
+                                raise
+                            next_start = await self._after_storage_failure(exc, start)
                 finally:
                     self._overlap = False
         return self.stats
+
+    async def _after_storage_failure(self, exc: StorageError, start: int) -> int:
+        """Wait out a failed database access; returns the block to go on from: the one after the last this
+        run committed (the cursor, unless a reorg rolled it back since), else where the run started.
+
+        Blocks decoded but not committed are forgotten (their pools and counts) so they are decoded anew;
+        a committed batch whose `after_commit` (MEV findings) failed has it run again first.
+        """
+        assert self.retry_storage is not None
+        self.storing.failed(exc)
+        resume = start if self._committed is None else self._committed + 1
+        self._forget_above(resume - 1)
+        await asyncio.sleep(self.retry_storage.delay())
+        return resume
+
+    async def _finish_unfinished(self) -> None:
+        """Run `after_commit` for the committed batch it failed on, if any, before going on."""
+        if self._unfinished is not None and self.after_commit is not None:
+            await self.after_commit(self._unfinished)
+        self._unfinished = None
 
     async def _long_load(self, start: int, end: int | None) -> bool:
         """A bounded range of at least `defer_indexes_from` blocks into a store holding fewer events than
@@ -449,6 +489,10 @@ class Pipeline:
 
     async def _commit(self, batch: list[BlockWrite], prepared: PreparedBlocks, stats: IngestStats) -> None:
         await self.store.commit_blocks(prepared)
+        self._committed = prepared.numbers[-1]
+        self.storing.succeeded()
+        if self.retry_storage is not None:
+            self.retry_storage.reset()
         if self.bus.may_have_subscribers(BLOCKS):
             for write in batch:
                 await self._publish(BLOCKS, block_payload(write))
@@ -456,7 +500,9 @@ class Pipeline:
             for payload in events_payloads(self.chain, batch, self.events_per_message):
                 await self._publish(EVENTS, payload)
         if self.after_commit is not None:
+            self._unfinished = batch
             await self.after_commit(batch)
+            self._unfinished = None
         if self.on_commit is not None:
             self.on_commit(stats)
 
@@ -484,22 +530,9 @@ class Pipeline:
             return tip + 1
         self._stalls = 0
         cursor = await self.store.rollback_after(self.chain, ancestor)
-        for address, created in list(self._pool_blocks.items()):
-            if created > ancestor:
-                del self._pool_blocks[address]
-                if address not in (self._permanent_pools or ()):
-                    self.decoder.pools.pools.pop(address, None)
+        self._committed = ancestor
+        self._forget_above(ancestor)
         stats = self.stats
-        while self._recent and self._recent[-1].number > ancestor:
-            tally = self._recent.pop()
-            stats.blocks -= 1
-            stats.logs -= tally.logs
-            stats.events.subtract(tally.events)
-            stats.protocols.subtract(tally.protocols)
-        stats.events = +stats.events
-        stats.protocols = +stats.protocols
-        if stats.last_block is not None and stats.last_block > ancestor:
-            stats.last_block = ancestor
         stats.reorgs += 1
         stats.orphaned_blocks += tip - ancestor
         log.warning("%s: reorg, blocks %d..%d orphaned; resuming at %d", self.chain, ancestor + 1, tip, ancestor + 1)
@@ -515,6 +548,26 @@ class Pipeline:
             },
         )
         return ancestor + 1
+
+    def _forget_above(self, number: int) -> None:
+        """Drop what decoding blocks above `number` taught us (new pools) and counted (stats): they are
+        orphaned by a reorg, or were never committed and come again."""
+        for address, created in list(self._pool_blocks.items()):
+            if created > number:
+                del self._pool_blocks[address]
+                if address not in (self._permanent_pools or ()):
+                    self.decoder.pools.pools.pop(address, None)
+        stats = self.stats
+        while self._recent and self._recent[-1].number > number:
+            tally = self._recent.pop()
+            stats.blocks -= 1
+            stats.logs -= tally.logs
+            stats.events.subtract(tally.events)
+            stats.protocols.subtract(tally.protocols)
+        stats.events = +stats.events
+        stats.protocols = +stats.protocols
+        if stats.last_block is not None and stats.last_block > number:
+            stats.last_block = number
 
     async def _find_ancestor(self, tip: int) -> int:
         stored = await self.store.block_hashes(self.chain, max(0, tip - self.max_reorg_depth + 1), tip)

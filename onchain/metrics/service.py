@@ -27,7 +27,7 @@ from onchain.errors import StorageError
 from onchain.metrics.pools import PoolSpec, PoolState, TokenSpec
 from onchain.metrics.series import write_points
 from onchain.metrics.state import DEX_FAMILIES, BlockResult, MarketState, MetricRow
-from onchain.outage import OutageLog
+from onchain.outage import Backoff, OutageLog
 from onchain.pricing.feeds import ChainAnchors, FeedSpec
 from onchain.protocols.base import PoolDirectory, PoolInfo
 from onchain.protocols.registry import PROTOCOLS
@@ -92,6 +92,7 @@ class MarketService:
         redis_prefix: str = "",
         tokens: TokenDirectory | None = None,
         chains: ChainRegistry | None = None,
+        retry: Backoff | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -107,6 +108,8 @@ class MarketService:
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._storing = OutageLog(log, "market service (storing metric points)")
+        self._rebuilding = OutageLog(log, "market service (rebuilding after a reorg)")
+        self._retry = retry or Backoff()
         self._lock = asyncio.Lock()
         for protocol in PROTOCOLS.values():
             self.state.add_protocol(protocol.slug, name=protocol.name, category=protocol.category)
@@ -231,7 +234,23 @@ class MarketService:
 
     async def _follow_reorgs(self, subscription: Subscription) -> None:
         async for _message in subscription:
-            await self.rebuild()
+            await self._rebuild_after_reorg()
+
+    async def _rebuild_after_reorg(self) -> None:
+        """Rebuild until it succeeds: a rebuild the database failed leaves a partial state, so it is retried
+        (capped backoff, one log line per outage) rather than left so, or ending the task following reorgs."""
+        while True:
+            try:
+                await self.rebuild()
+            except StorageError as exc:
+                self._rebuilding.failed(exc)
+                await asyncio.sleep(self._retry.delay())
+                continue
+            except Exception:  # a bug in folding must not stop following reorgs; logged, the next one rebuilds
+                log.exception("market service failed to rebuild after a reorg")
+            self._rebuilding.succeeded()
+            self._retry.reset()
+            return
 
     async def handle_events_message(self, payload: dict[str, Any]) -> list[BlockResult]:
         """Apply one `events` batch: every block in its range, with that block's events."""

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from onchain.outage import OutageLog, one_line
+from onchain.outage import Backoff, OutageLog, one_line
 
 
 def test_one_line_per_outage_with_duration_and_tries(caplog: pytest.LogCaptureFixture) -> None:
@@ -31,3 +31,10 @@ def test_one_line_per_outage_with_duration_and_tries(caplog: pytest.LogCaptureFi
 def test_one_line_drops_the_statement_a_driver_error_carries() -> None:
     error = RuntimeError("(asyncpg.Error) database \"x\" does not exist\n[SQL: SELECT secret FROM keys]")
     assert one_line(error) == 'RuntimeError: (asyncpg.Error) database "x" does not exist'
+
+
+def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_success() -> None:
+    backoff = Backoff(0.5, 3.0)
+    assert [backoff.delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    backoff.reset()
+    assert backoff.delay() == 0.5

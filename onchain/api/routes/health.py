@@ -2,8 +2,9 @@
 
 Status rules: the database down makes the service `unhealthy` (503: it has nothing to serve); any
 other dependency failing, a bus subscription not receiving (its topics under `bus.disconnected`), a
-live chain lagging, or a chain's RPC endpoints failing makes it `degraded`. A dependency that is not
-configured is `disabled` and counts for nothing. Lag is judged only for chains ingested live (those
+live chain lagging, its ingest `stalled` (waiting for the database) or `stopped` (failed), or a chain's
+RPC endpoints failing makes it `degraded`. A dependency that is not configured is `disabled` and counts
+for nothing. Lag is judged only for chains ingested live (those
 with an RPC client); stored history is reported, not judged.
 """
 
@@ -37,6 +38,11 @@ class Pingable(Protocol):
 @runtime_checkable
 class ReportsSubscriptions(Protocol):
     def disconnected_topics(self) -> list[str]: ...
+
+
+@runtime_checkable
+class ReportsIngest(Protocol):
+    def ingest_states(self) -> dict[str, str]: ...
 
 
 def _lag_limit(chains: ChainsDep, chain: str) -> float:
@@ -109,7 +115,12 @@ async def health(
         services["external_apis"] = HEALTHY
     else:
         services["external_apis"] = UNHEALTHY if all(s == UNHEALTHY for s in rpc_states) else DEGRADED
-    services["ingest"] = DEGRADED if lagging else (HEALTHY if rpc_clients else DISABLED)
+    runtime = request.app.state.runtime
+    ingest_states = runtime.ingest_states() if isinstance(runtime, ReportsIngest) else {}
+    for name, state in sorted(ingest_states.items()):
+        entry = chain_report.setdefault(name, {"head": None, "live": True})
+        entry["ingest"], entry["status"] = state, DEGRADED
+    services["ingest"] = DEGRADED if lagging or ingest_states else (HEALTHY if rpc_clients else DISABLED)
 
     if services["database"] == UNHEALTHY:
         status = UNHEALTHY
