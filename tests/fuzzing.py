@@ -129,6 +129,7 @@ def near(value: Any) -> st.SearchStrategy[Any]:
 # in numbers always possible and odd names, subjects, channels and list sizes now and then.
 
 WETH = "ethereum:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
+PUBLIC_HOOK = "https://93.184.216.34/hook"  # a public address: accepted without a DNS lookup
 SUBJECTS: dict[str, tuple[str, ...]] = {
     "coin": (WETH, "ethereum:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"),
     "pool": ("ethereum:0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc", "ethereum:0x" + "0" * 40),
@@ -160,28 +161,35 @@ def subject_for(condition: str) -> st.SearchStrategy[dict[str, Any]]:
     return mostly(usual, odd)
 
 
-def thresholds() -> st.SearchStrategy[Any]:
+def thresholds(finite: bool) -> st.SearchStrategy[Any]:
     usual = st.one_of(
         edge_numbers(), st.floats(min_value=-1e9, max_value=1e9), st.integers(min_value=-(2**70), max_value=2**70)
     )
-    return mostly(usual, st.one_of(st.none(), st.sampled_from(NOT_FINITE), edge_strings()))  # None: as if left out
+    odd = (
+        st.one_of(st.none(), edge_strings())
+        if finite
+        else st.one_of(st.none(), st.sampled_from(NOT_FINITE), edge_strings())
+    )
+    return mostly(usual, odd)  # None: as if left out
 
 
-def durations() -> st.SearchStrategy[Any]:
+def durations(finite: bool) -> st.SearchStrategy[Any]:
     spelled = st.sampled_from(
         ["1h", "15m", "7d", "2w", "0", "0s", "-1", "-1h", "1e3", " 5 s ", "1.5h", "h", "9" * 25 + "w"]
     )
     usual = st.one_of(st.sampled_from(EDGE_INTS), st.integers(min_value=-1, max_value=2**66), spelled)
-    return mostly(usual, st.one_of(st.none(), edge_numbers(finite=False), edge_strings()))
+    return mostly(usual, st.one_of(st.none(), edge_numbers(finite=finite), edge_strings()))
 
 
-def conditions() -> st.SearchStrategy[dict[str, Any]]:
+def conditions(finite: bool) -> st.SearchStrategy[dict[str, Any]]:
     name = mostly(st.sampled_from(sorted(CONDITIONS)), edge_strings())
-    return st.fixed_dictionaries({"condition": name, "threshold": thresholds()}, optional={"window": durations()})
+    return st.fixed_dictionaries(
+        {"condition": name, "threshold": thresholds(finite)}, optional={"window": durations(finite)}
+    )
 
 
 WEBHOOK_URLS = (
-    "https://example.com/hook",
+    PUBLIC_HOOK,
     "http://a..b/",
     "http://" + "a" * 64 + ".example/",
     "http://x:65536/",
@@ -197,7 +205,7 @@ def channels() -> st.SearchStrategy[dict[str, Any]]:
     usual = st.sampled_from(
         [
             {"type": "websocket"},
-            {"type": "webhook", "url": "https://example.com/hook"},
+            {"type": "webhook", "url": PUBLIC_HOOK},
             {"type": "email", "to": "ops@example.com"},
         ]
     )
@@ -217,9 +225,10 @@ def many(item: st.SearchStrategy[Any], most: int) -> st.SearchStrategy[list[Any]
     return mostly(st.lists(item, min_size=1, max_size=4), repeated)
 
 
-def rule_payloads() -> st.SearchStrategy[dict[str, Any]]:
-    """A `POST /v2/alerts` body: one condition or `all`/`any` of several, with edge values throughout."""
-    optional = {"cooldown": durations(), "channels": many(channels(), 5000), "active": st.booleans()}
+def rule_payloads(*, finite: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """A `POST /v2/alerts` body: one condition or `all`/`any` of several, with edge values throughout;
+    `finite=True` leaves out NaN and the infinities (strict JSON writers refuse them)."""
+    optional = {"cooldown": durations(finite), "channels": many(channels(), 5000), "active": st.booleans()}
 
     def single(condition: str) -> st.SearchStrategy[dict[str, Any]]:
         return st.fixed_dictionaries(
@@ -227,14 +236,14 @@ def rule_payloads() -> st.SearchStrategy[dict[str, Any]]:
                 "name": names(),
                 "subject": subject_for(condition),
                 "condition": st.just(condition),
-                "threshold": thresholds(),
+                "threshold": thresholds(finite),
             },
-            optional={**optional, "window": durations()},
+            optional={**optional, "window": durations(finite)},
         )
 
     def composite(mode: str, subject: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
         return st.fixed_dictionaries(
-            {"name": names(), "subject": st.just(subject), mode: many(conditions(), 10_000)}, optional=optional
+            {"name": names(), "subject": st.just(subject), mode: many(conditions(finite), 10_000)}, optional=optional
         )
 
     one = st.sampled_from(sorted(CONDITIONS)).flatmap(single)
