@@ -31,6 +31,7 @@ EDGE_INTS: tuple[int, ...] = (
     -(2**63) - 1,
     2**64 - 1,
     2**64,
+    253402300800,  # the first second of the year 10000, past what datetime holds
     10**23,
     -(10**23),
     10**300,
@@ -72,6 +73,9 @@ EDGE_TEXT: tuple[str, ...] = (
     "0xZZ",
     "ethereum:0x" + "0" * 40,
     "ethereum:0x" + "f" * 41,
+    "http://a..b/",
+    "http://" + "a" * 64 + ".example/",
+    "http://x:65536/",
     ",".join(["ethereum:0x" + "0" * 40] * 500),
     "1e308",
     "1e309",
