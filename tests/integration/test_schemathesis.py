@@ -245,11 +245,6 @@ def test_api_without_credentials(api_schema: Any, live: Live) -> None:
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=False,  # what schemathesis reaches varies with the answers; the sweep's KNOWN_FAILURES is exact
-    reason="issue 20 item 3 (POST /v2/alerts: cooldown/window past 64 bits, OverflowError past 1e308) "
-    "and item 12 (GET /v2/analytics/mev: from_block/to_block >= 2**63); remove once both are merged",
-)
 def test_api_with_a_valid_key(api_schema: Any, live: Live) -> None:
     # Erasing the fuzzing user would leave every later request unauthenticated.
     failures = _fuzz(api_schema, live, {"X-API-Key": live.keys["fuzz"]}, {("DELETE", "/v2/users/me")})
@@ -349,17 +344,7 @@ def _sweep_cases(operation: Any, alert_id: str) -> Iterator[tuple[str, Any]]:
 
 # 500s the sweep finds today, each owned by an item of issue 20 being fixed on its own branch. Remove an
 # entry when its fix is merged (the test fails on an entry that no longer fails, so none lingers).
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("POST /v2/alerts", "body cooldown"): "item 3: cooldown past 64 bits breaks the JSON answer (orjson)",
-    (
-        "POST /v2/alerts",
-        "body channels.0.url",
-    ): "item 11: webhook URLs http://a..b/ (UnicodeError), :65536 (ValueError)",
-    ("GET /v2/protocols/{slug}/metrics", "query start"): "item 11: start past datetime's range (interval=block)",
-    ("GET /v2/protocols/{slug}/metrics", "query end"): "item 11: end past datetime's range (interval=block)",
-    ("GET /v2/analytics/mev", "query from_block"): "item 12: from_block >= 2**63 (SQLite OverflowError)",
-    ("GET /v2/analytics/mev", "query to_block"): "item 12: to_block >= 2**63 (SQLite OverflowError)",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def test_every_input_at_every_edge(api_schema: Any, live: Live) -> None:
@@ -434,10 +419,6 @@ def linked_schema(openapi: dict[str, Any]) -> Any:
     return with_edge_hooks(schemathesis.openapi.from_dict(with_links(openapi), config=config))
 
 
-@pytest.mark.xfail(
-    strict=False,  # what schemathesis reaches varies with the answers; the sweep's KNOWN_FAILURES is exact
-    reason="issue 20 item 3 (POST /v2/alerts with a cooldown or window past 64 bits or 1e308: 500); remove once merged",
-)
 def test_stateful_over_links(linked_schema: Any, live: Live) -> None:
     headers = {"X-API-Key": live.keys["stateful"]}
     assert linked_schema.statistic.transitions.total >= sum(len(links) for links in LINKS.values())
@@ -492,11 +473,6 @@ def rules_session(live: Live) -> Iterator[requests.Session]:
         yield session
 
 
-@pytest.mark.xfail(
-    strict=True,  # the payloads do not depend on the answers
-    reason="issue 20 item 3 (a cooldown or window past 64 bits or 1e308: 500) and item 11 (webhook URLs "
-    "that do not parse: 500); remove once both are merged",
-)
 @settings(
     max_examples=100,
     deadline=None,

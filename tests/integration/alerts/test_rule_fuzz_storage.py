@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from pydantic import ValidationError
 
@@ -19,11 +18,6 @@ from tests.fuzzing import WETH, rule_payloads
 PRICE_RULE = {"name": "n", "subject": {"type": "coin", "id": WETH}, "condition": "price_below", "threshold": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 item 3: a cooldown or window past 64 bits is stored, then breaks the JSON answer; "
-    "remove once merged",
-)
 @settings(
     max_examples=60,
     deadline=None,

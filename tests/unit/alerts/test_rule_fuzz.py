@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from pydantic import ValidationError
 
@@ -49,11 +48,6 @@ def served(content: Any) -> bytes:
 PAST_64_BITS = {"name": "n", "subject": {"type": "coin", "id": WETH}, "condition": "price_below", "threshold": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 item 3: a cooldown or window past 64 bits is stored and breaks JSON answers; "
-    "past a double's range (10**400, '1' followed by 400 zeros) parse_duration raises OverflowError",
-)
 @BOUNDED
 @given(payload=rule_payloads())
 @example(payload={**PAST_64_BITS, "cooldown": 2**64})
