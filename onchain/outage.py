@@ -1,4 +1,5 @@
-"""One log line per outage for loops that retry a failing dependency, instead of one per try."""
+"""One log line per outage for loops that retry a failing dependency, instead of one per try; and few
+lines for streams that skip bad messages, instead of one per message."""
 
 from __future__ import annotations
 
@@ -58,3 +59,29 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.first
+
+
+class SkipLog:
+    """For a stream that skips what it cannot handle (a malformed message) and goes on: the first skip is
+    logged at once, later ones at most one line per `every` seconds with how many were skipped since, so
+    a sender of bad messages cannot flood the log."""
+
+    def __init__(self, logger: logging.Logger, what: str, every: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.what = what
+        self.every = every
+        self.clock = clock
+        self.skipped = 0
+        self._unlogged = 0
+        self._logged_at: float | None = None
+
+    def skip(self, exc: BaseException) -> None:
+        self.skipped += 1
+        self._unlogged += 1
+        now = self.clock()
+        if self._logged_at is not None and now - self._logged_at < self.every:
+            return
+        self.logger.warning("%s: skipped %d (%d in all), the last for %s", self.what, self._unlogged,
+                            self.skipped, one_line(exc))
+        self._logged_at, self._unlogged = now, 0

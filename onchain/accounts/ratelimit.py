@@ -20,6 +20,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from onchain.bus.redis import redis_client
+
 log = logging.getLogger(__name__)
 
 MAX_LOCAL_BUCKETS = 100_000
@@ -159,7 +161,7 @@ class RedisRateLimiter:
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> RedisRateLimiter:
-        return cls(Redis.from_url(url), prefix)
+        return cls(redis_client(url), prefix)
 
     async def hit(self, subject: str, capacity: int, cost: int = 1) -> Decision:
         if capacity <= 0:
@@ -256,7 +258,7 @@ class RedisConnectionLimiter:
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> RedisConnectionLimiter:
-        return cls(Redis.from_url(url), prefix)
+        return cls(redis_client(url), prefix)
 
     def _key(self, subject: str) -> str:
         return f"{self._prefix}wsconn:{subject}"

@@ -43,6 +43,7 @@ from onchain.alerts.store import AlertStore
 from onchain.bus.base import Bus, BusError, Subscription
 from onchain.config import Settings
 from onchain.errors import StorageError
+from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ class AccountsService:
         self._held: dict[str, str] = {}  # connection id -> limiter subject
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
+        self._rechecking = OutageLog(log, "rechecking the API keys of open WebSocket connections")
 
     @property
     def pepper(self) -> bytes:
@@ -239,15 +241,25 @@ class AccountsService:
                 log.warning("could not announce an account change (%s) to other processes: %s", change["kind"], exc)
 
     async def _refresh_connections(self) -> None:
+        """Every REFRESH_SECONDS: keep this process's connection slots alive and close connections whose
+        key was revoked. While the database is away the recheck waits for the next round (one log line
+        when it starts failing, one when it works again); nothing ends this task but `stop`."""
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
             await self.connections.refresh(dict(self._held))
-            await self.close_revoked_connections()
+            try:
+                await self.close_revoked_connections()
+            except StorageError as exc:
+                self._rechecking.failed(exc)
+            except Exception:  # a bug closing one connection must not end the rechecks of all of them
+                log.exception("rechecking the keys of open WebSocket connections failed")
+            else:
+                self._rechecking.succeeded()
 
     async def close_revoked_connections(self) -> int:
         """Close this process's connections whose API key is no longer active. Revocations announced on
         the bus close them at once; this catches the rest (a key revoked by `onchain keys revoke` without
-        Redis, an announcement lost while the bus was down)."""
+        Redis, an announcement lost while the bus was down). StorageError if the database is away."""
         by_key = {
             connection.key_id: user_id
             for user_id, mine in self._open.items()
@@ -256,12 +268,7 @@ class AccountsService:
         }
         if not by_key:
             return 0
-        try:
-            active = await self.store.active_key_ids(by_key)
-        except StorageError as exc:
-            log.warning("could not check the keys of open WebSocket connections: %s", exc)
-            return 0
-        revoked = set(by_key) - active
+        revoked = set(by_key) - await self.store.active_key_ids(by_key)
         return sum(
             self.close_user_connections(user_id, "API key revoked", key_ids=revoked)
             for user_id in {by_key[key_id] for key_id in revoked}

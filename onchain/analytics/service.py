@@ -27,10 +27,11 @@ from onchain.analytics.smart_money.features import wallet_features
 from onchain.analytics.smart_money.liquidity import LiquidityBook, liquidity_from_events
 from onchain.analytics.smart_money.model import ModelStore, SmartMoneyModel, WalletScore
 from onchain.analytics.smart_money.trades import PriceTape, Trade, pool_tokens, trades_from_events
-from onchain.bus.base import EVENTS, Bus, Subscription
+from onchain.bus.base import EVENTS, Bus, BusError, Subscription
 from onchain.config import Settings
 from onchain.domain.events import Event
 from onchain.metrics.service import MarketService, event_from_dict
+from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class AnalyticsService:
         self.liquidity: dict[str, LiquidityBook] = {}
         self.heads: dict[str, tuple[int, int]] = {}
         self._risk_published: dict[str, float] = {}
+        self._publishing = OutageLog(log, "analytics (publishing anomalies and risk on the bus)")
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -150,11 +152,26 @@ class AnalyticsService:
         events = [event_from_dict(raw) for raw in payload.get("events", ())]
         found = self.observe(chain, to_block, events)
         if self.bus is not None:
-            for anomaly in found:
-                await self.bus.publish(ANOMALIES, anomaly.as_dict())
-            for update in self._risk_updates(chain):
-                await self.bus.publish(RISK, update)
+            await self._publish(self.bus, [(ANOMALIES, a.as_dict()) for a in found]
+                                          + [(RISK, update) for update in self._risk_updates(chain)])
         return found
+
+    async def _publish(self, bus: Bus, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Every message is tried, so one the bus refused costs no other (one log line per outage). A risk
+        counts as published once the bus took it: one it refused goes out again with the next batch."""
+        failed: BusError | None = None
+        for topic, payload in messages:
+            try:
+                await bus.publish(topic, payload)
+            except BusError as exc:
+                failed = exc
+                continue
+            if topic == RISK:
+                self._risk_published[payload["id"]] = payload["value"]
+        if failed is not None:
+            self._publishing.failed(failed)
+        else:
+            self._publishing.succeeded()
 
     def observe(self, chain: str, block: int, events: Sequence[Event]) -> list[Anomaly]:
         """Fold one step (a block, or a batch ending at `block`) read from the market state as it is now."""
@@ -243,7 +260,6 @@ class AnalyticsService:
             risk = self.risk(slug)
             if risk.score is None or abs(self._risk_published.get(slug, -100.0) - risk.score) < 0.5:
                 continue
-            self._risk_published[slug] = risk.score
             updates.append({"id": slug, "value": risk.score, "timestamp": risk.timestamp, "block": risk.block,
                             "chain": chain})
         return updates

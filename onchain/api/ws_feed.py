@@ -27,6 +27,7 @@ import orjson
 from onchain.alerts.delivery import ALERTS_TOPIC
 from onchain.api.ws_hub import Hub
 from onchain.bus import BLOCKS, EVENTS, Bus, Message
+from onchain.outage import SkipLog
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,17 @@ class Feed:
         self.hub.send_private("alerts", user_id, alert)
 
     async def _pump(self, subscription: Any, handle: Handle) -> None:
+        """Hand each message to `handle`. A message it fails on (malformed, or of a shape it did not
+        foresee) is counted, logged rate-limited and skipped: anything else would end the feed of this
+        topic for every client, for one message any publisher on the bus may send."""
+        skipping = SkipLog(log, f"websocket feed: malformed {subscription.topic} messages")
         try:
             async for message in subscription:
                 try:
                     handle(message)
-                except (ValueError, KeyError, TypeError) as exc:
+                except Exception as exc:
                     self.errors += 1
-                    log.warning("skipping malformed %s message: %s", message.topic, exc)
+                    skipping.skip(exc)
         finally:
             await subscription.close()
 

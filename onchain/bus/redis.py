@@ -135,6 +135,13 @@ async def _discard(pubsub: PubSub) -> None:
         log.debug("closing a failed redis pubsub: %s", exc)
 
 
+def redis_client(url: str) -> Redis:
+    """A client with one immediate retry per command: after a Redis restart the pooled connections are
+    dead, and without it the first command on each would fail although Redis is back. Every Redis
+    client of the platform (bus, rate and connection limits, market cache) is made here."""
+    return Redis.from_url(url, retry=Retry(NoBackoff(), 1))
+
+
 class RedisBus:
     def __init__(self, client: Redis, prefix: str = "onchain:") -> None:
         self.client = client
@@ -144,9 +151,7 @@ class RedisBus:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "onchain:") -> RedisBus:
-        """One immediate retry per command: after a Redis restart the pooled connections are dead, and
-        without it the first publish on each would fail although Redis is back."""
-        return cls(Redis.from_url(url, retry=Retry(NoBackoff(), 1)), prefix)
+        return cls(redis_client(url), prefix)
 
     def channel(self, topic: str) -> str:
         return f"{self.prefix}{topic}"

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 import uvicorn
-from redis.asyncio import Redis
 
 from onchain.accounts.redact import redact_credentials_in_logs
 from onchain.bus.base import EVENTS, Subscription
+from onchain.bus.redis import redis_client
 from onchain.cli import app
 from onchain.config import Settings, load_settings
 from onchain.errors import ConfigError
@@ -139,7 +139,7 @@ async def _serve(
     from onchain.analytics.service import AnalyticsService
     from onchain.metrics.service import MarketService
 
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = redis_client(settings.redis_url) if settings.redis_url else None
     market = MarketService(
         runtime.store, runtime.bus, redis=redis, redis_prefix=settings.redis_prefix, tokens=runtime.tokens
     )

@@ -20,7 +20,6 @@ from enum import StrEnum
 
 import typer
 import uvicorn
-from redis.asyncio import Redis
 
 from onchain.accounts.redact import redact_credentials_in_logs
 from onchain.alerts.service import AlertService
@@ -28,6 +27,7 @@ from onchain.analytics.mev.service import market_value_usd
 from onchain.analytics.service import AnalyticsService
 from onchain.api import create_app, uvicorn_config
 from onchain.api.deps import EndpointReporter
+from onchain.bus.redis import redis_client
 from onchain.chains.registry import ChainRegistry
 from onchain.cli import app
 from onchain.config import Settings, load_settings
@@ -86,7 +86,7 @@ async def serve(settings: Settings, host: str, port: int, role: Role) -> None:
         if role is Role.ingest:
             await _wait_for_signal()
             return
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
         market = MarketService(runtime.store, runtime.bus, redis=redis, redis_prefix=settings.redis_prefix)
         await market.start()
         runtime.mev.value_usd = market_value_usd(market)  # findings get profit_usd at the market's prices

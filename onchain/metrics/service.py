@@ -18,8 +18,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from onchain.bus.base import EVENTS, REORG, Bus, Subscription
+from onchain.bus.base import EVENTS, REORG, Bus, BusError, Subscription
 from onchain.chains.registry import ChainRegistry
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
@@ -107,7 +108,10 @@ class MarketService:
         self._missing_tokens: set[str] = set()
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._reading = OutageLog(log, "market service (reading an events batch's blocks)")
         self._storing = OutageLog(log, "market service (storing metric points)")
+        self._publishing = OutageLog(log, "market service (publishing updates on the bus)")
+        self._caching = OutageLog(log, "market service (caching latest values in redis)")
         self._rebuilding = OutageLog(log, "market service (rebuilding after a reorg)")
         self._retry = retry or Backoff()
         self._lock = asyncio.Lock()
@@ -226,11 +230,11 @@ class MarketService:
             try:
                 await self.handle_events_message(message.json())
             except StorageError as exc:  # the database is away: logged once per outage, the next batch applied
-                self._storing.failed(exc)
+                self._reading.failed(exc)
             except Exception:  # one bad batch must not stop the market; it is logged and the next one applied
                 log.exception("market service failed on an events batch")
             else:
-                self._storing.succeeded()
+                self._reading.succeeded()
 
     async def _follow_reorgs(self, subscription: Subscription) -> None:
         async for _message in subscription:
@@ -269,17 +273,41 @@ class MarketService:
         return results
 
     async def apply(self, chain: str, block: Block, events: Sequence[Event]) -> BlockResult:
-        """Fold one block, then persist, publish and cache what changed."""
+        """Fold one block, then persist, publish and cache what changed. Once folded, the block's changes
+        are sent every way that works: a database, bus or Redis that is away costs what it would have
+        carried (logged once per outage), never the other ways or the blocks after this one."""
         async with self._lock:
             await self._ensure(chain, events)
             result = self.state.apply(chain, block, events)
-            if self.store is not None and result.rows:
-                await write_points(self.store, result.rows, self.state.protocols, self._tvls())
-            if self.bus is not None:
-                for update in result.updates:
-                    await self.bus.publish(update.channel, update.as_dict())
+            await self._store_points(result)
+            await self._publish(result)
             await self._cache(result)
             return result
+
+    async def _store_points(self, result: BlockResult) -> None:
+        if self.store is None or not result.rows:
+            return
+        try:
+            await write_points(self.store, result.rows, self.state.protocols, self._tvls())
+        except StorageError as exc:
+            self._storing.failed(exc)
+        else:
+            self._storing.succeeded()
+
+    async def _publish(self, result: BlockResult) -> None:
+        """Every update is tried: a failed one is lost (the bus is at-most-once), the next may go out."""
+        if self.bus is None or not result.updates:
+            return
+        failed: BusError | None = None
+        for update in result.updates:
+            try:
+                await self.bus.publish(update.channel, update.as_dict())
+            except BusError as exc:
+                failed = exc
+        if failed is not None:
+            self._publishing.failed(failed)
+        else:
+            self._publishing.succeeded()
 
     # lookups ---------------------------------------------------------------------------------
 
@@ -332,8 +360,7 @@ class MarketService:
         if self.redis is None:
             return
         values = {CACHE_KEYS[u.channel].format(u.id): u.value for u in result.updates if u.channel in CACHE_KEYS}
-        if values:
-            await self.redis.mset({self.redis_prefix + key: repr(value) for key, value in values.items()})
+        await self._set_cached(values)
 
     async def _cache_all(self) -> None:
         if self.redis is None:
@@ -345,5 +372,15 @@ class MarketService:
             summary = self.state.protocol_summary(slug)
             values[CACHE_KEYS["tvl"].format(slug)] = summary["tvl"]
             values[CACHE_KEYS["volumes"].format(slug)] = summary["volume24h"]
-        if values:
+        await self._set_cached(values)
+
+    async def _set_cached(self, values: dict[str, float]) -> None:
+        """Values the cache misses while Redis is away are overwritten by the next ones it takes."""
+        if self.redis is None or not values:
+            return
+        try:
             await self.redis.mset({self.redis_prefix + key: repr(value) for key, value in values.items()})
+        except RedisError as exc:
+            self._caching.failed(exc)
+        else:
+            self._caching.succeeded()

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from onchain.outage import Backoff, OutageLog, one_line
+from onchain.outage import Backoff, OutageLog, SkipLog, one_line
 
 
 def test_one_line_per_outage_with_duration_and_tries(caplog: pytest.LogCaptureFixture) -> None:
@@ -38,3 +38,17 @@ def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_success() -> None
     assert [backoff.delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     backoff.reset()
     assert backoff.delay() == 0.5
+
+
+def test_skips_are_logged_at_most_once_a_period_with_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    skipping = SkipLog(logging.getLogger("skip-test"), "feed", every=60.0, clock=lambda: now[0])
+    caplog.set_level(logging.INFO, logger="skip-test")
+    for _ in range(1000):
+        skipping.skip(ValueError("bad"))
+    now[0] = 61.0
+    skipping.skip(KeyError("id"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "feed: skipped 1 (1 in all), the last for ValueError: bad",
+        "feed: skipped 1000 (1001 in all), the last for KeyError: 'id'",
+    ]
