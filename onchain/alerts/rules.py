@@ -94,7 +94,7 @@ def parse_duration(value: int | float | str | None, what: str, most: int) -> int
     if isinstance(value, bool):
         raise ValueError(f"{what} must be seconds or a duration like '1h', got {value!r}")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
+        if (isinstance(value, float) and not math.isfinite(value)) or value < 0:  # an int may exceed a float
             raise ValueError(f"{what} must not be negative, got {_short(value)}")
         seconds = int(value)
     else:

@@ -75,7 +75,14 @@ CHECKS = [
     checks.response_schema_conformance,
 ]
 UNLIMITED = {
-    tier: {"requests_per_minute": 1_000_000, "websocket_connections": 1000, "api_keys": 1000, "alerts": 1_000_000}
+    tier: {
+        "requests_per_minute": 1_000_000,
+        "websocket_connections": 1000,
+        "api_keys": 1000,
+        "alerts": 1_000_000,
+        "alert_channels": 20,  # the absolute ceilings: rules past them are still refused
+        "alert_conditions": 50,
+    }
     for tier in ("free", "basic", "pro", "enterprise")
 }
 FIND = (Phase.explicit, Phase.generate)  # no shrinking: a failure is reported as found, in bounded time
@@ -437,7 +444,7 @@ def test_stateful_over_links(linked_schema: Any, live: Live) -> None:
 
     Workflow.run(
         settings=settings(
-            max_examples=25,
+            max_examples=60,
             stateful_step_count=8,
             deadline=None,
             derandomize=True,
