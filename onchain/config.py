@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from onchain.errors import ConfigError
@@ -26,6 +27,17 @@ class FactoryConfig(BaseModel):
     chain: str = "ethereum"
     address: str
     init_code_hash: str
+
+
+CHAIN_ENDPOINT_SUFFIXES = ("_RPC_URLS", "_WS_URLS")
+
+
+def _chain_endpoint_variables() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith("ONCHAIN_") and name.endswith(CHAIN_ENDPOINT_SUFFIXES)
+    }
 
 
 class Settings(BaseSettings):
@@ -70,6 +82,15 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     factories: list[FactoryConfig] = Field(default_factory=list)
     chain_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # `ONCHAIN_<SLUG>_RPC_URLS` / `ONCHAIN_<SLUG>_WS_URLS` (comma lists) as the environment sets them: their
+    # names follow the chains (onchain.toml may add one), so no field can declare them. Private, so no
+    # setting of its own (`ONCHAIN_CHAIN_ENDPOINTS`) reads them; `ChainRegistry.load` applies them.
+    _chain_endpoints: dict[str, str] = PrivateAttr(default_factory=_chain_endpoint_variables)
+
+    @property
+    def chain_endpoints(self) -> Mapping[str, str]:
+        """The chain endpoint variables of the environment, by variable name."""
+        return self._chain_endpoints
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,4 +1,11 @@
-"""One exception tree for every layer, sorted by what the caller does about it."""
+"""One exception tree for every layer, sorted by what the caller does about it.
+
+Every exception class defined in `onchain` descends from `OnchainError` (tests/unit/test_errors_tree.py
+pins it), so the edges (the API's handlers, the CLI's one-line errors) can tell ours from a bug. Branches:
+configuration to fix (`ConfigError`), input to fix (`InputError`), a refusal that other credentials or a
+higher tier would lift (`DeniedError`), a write that collides with what is stored (`ConflictError`), and
+the failing parts (RPC, decoding, storage, reorgs; the bus and the devnet beside their code).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,16 @@ class ConfigError(OnchainError):
 
 
 class InputError(OnchainError):
-    """A file or argument the user gave cannot be used as it is."""
+    """A file, argument or request the user gave cannot be used as it is; the user must change it."""
+
+
+class DeniedError(OnchainError):
+    """The caller may not do this: other credentials, a higher tier, fewer owned things or a pause
+    before the next attempt would let it through."""
+
+
+class ConflictError(OnchainError):
+    """A write collides with what is stored (a unique value taken); reread and decide again."""
 
 
 class UnknownChainError(ConfigError):

@@ -10,14 +10,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
+from onchain.errors import InputError
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_CIDRS = 50
 
 
-class InvalidCidr(ValueError):
-    """A CIDR list entry that is not a network."""
+class InvalidCidr(InputError):
+    """A CIDR list entry that is not a network, or too many of them."""
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:

@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 
 from onchain.config import Settings
-from onchain.errors import ConfigError
+from onchain.errors import ConfigError, DeniedError
 
 ASYMMETRIC = ("RS256", "ES256")
 MIN_SECRET_BYTES = 32
@@ -30,7 +30,7 @@ LEEWAY_SECONDS = 30
 _SUBJECT_RE = re.compile(r"^[A-Za-z0-9._:@|-]{1,36}$")
 
 
-class TokenError(Exception):
+class TokenError(DeniedError):
     """A bearer token we refuse; `code` says why (`token_expired`, `invalid_token`, `jwt_not_configured`)."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -42,7 +42,7 @@ from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES, Tier, build_tiers, 
 from onchain.alerts.store import AlertStore
 from onchain.bus.base import Bus, BusError, Subscription
 from onchain.config import Settings
-from onchain.errors import StorageError
+from onchain.errors import DeniedError, StorageError
 from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ REFRESH_SECONDS = 30.0
 CHALLENGE = 'Bearer realm="onchain", ApiKey header="X-API-Key"'
 
 
-class AuthError(Exception):
+class AuthError(DeniedError):
     """A refusal: 401 (who are you?; carries a `WWW-Authenticate` challenge), 403 (not from there, not
     on your plan) or 429 (too many failed attempts; carries the bucket's `Retry-After`). The middleware
     renders it, and so does the app's handler when a route raises it."""
@@ -79,7 +79,7 @@ class AuthError(Exception):
         return {"WWW-Authenticate": CHALLENGE} if self.status == 401 else {}
 
 
-class QuotaError(Exception):
+class QuotaError(DeniedError):
     """A tier limit on owned things (keys, alerts) reached; answered 403 `tier_limit`."""
 
 

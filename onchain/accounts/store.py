@@ -20,14 +20,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onchain.accounts.tables import api_keys, audit_log, user_preferences, users
-from onchain.errors import StorageError
+from onchain.errors import ConflictError, StorageError
 from onchain.storage.locks import lock_owner
 from onchain.storage.tables import user_alerts
 
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
-class Conflict(Exception):
+class Conflict(ConflictError):
     """A unique value (user name) is already taken."""
 
 

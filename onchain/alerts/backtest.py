@@ -20,6 +20,7 @@ from onchain.analytics.anomalies import AnomalyConfig, AnomalyDetector, block_vo
 from onchain.analytics.mev.service import KINDS, FindingKey, read_findings
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
+from onchain.errors import InputError
 from onchain.metrics.pools import PoolState
 from onchain.metrics.service import MARKET_KINDS, MarketService
 from onchain.metrics.state import MarketState
@@ -29,8 +30,8 @@ from onchain.storage.store import Store
 TRANSFER = "erc20.Transfer"
 
 
-class BacktestTooLarge(ValueError):
-    """The requested range holds more blocks than one backtest may fold."""
+class BacktestTooLarge(InputError):
+    """The requested range holds more blocks than one backtest may fold; the caller narrows it."""
 
 
 @dataclass(slots=True)

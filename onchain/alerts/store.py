@@ -31,7 +31,7 @@ from onchain.alerts.rules import Firing, Rule, RuleIn, build_rule
 from onchain.alerts.signing import new_secret
 from onchain.alerts.tables import alert_deliveries, alert_delivery_attempts, alert_firings, alert_state
 from onchain.bus.base import encode
-from onchain.errors import OnchainError, StorageError
+from onchain.errors import DeniedError, StorageError
 from onchain.storage.locks import lock_owner
 from onchain.storage.tables import protocols, user_alerts
 
@@ -97,7 +97,7 @@ class UnreadableAlert:
         }
 
 
-class AlertQuotaError(OnchainError):
+class AlertQuotaError(DeniedError):
     """The owner already has as many active alerts as their tier allows."""
 
     def __init__(self, limit: int) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from urllib.parse import urlsplit
 
+from onchain.errors import InputError
+
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
@@ -29,8 +31,11 @@ MAX_HOST_NAME = 253
 MAX_URL_CHARS = 2048
 
 
-class RefusedTarget(ValueError):
-    """A webhook URL we will not call (malformed, a private address, an unresolvable host)."""
+class RefusedTarget(InputError, ValueError):
+    """A webhook URL we will not call (malformed, a private address, an unresolvable host).
+
+    Also a ValueError: the rule schema's URL validator raises it, and pydantic turns only ValueError
+    (and AssertionError) into a validation error, the 422 naming the problem."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,9 @@ class JSONBytesResponse(JSONResponse):
         return dumps(content, orjson.OPT_NON_STR_KEYS)
 
 
-class ApiError(Exception):
-    """An answer that is not a success: HTTP status, a machine-readable code and a human message."""
+class ApiError(OnchainError):
+    """An answer that is not a success: HTTP status, a machine-readable code and a human message. Routes
+    raise it already decided, so it sits under no branch: its own handler renders it as it is."""
 
     def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)

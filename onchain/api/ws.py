@@ -22,6 +22,7 @@ from onchain.accounts.middleware import principal_of
 from onchain.api.errors import echo
 from onchain.api.ws_hub import Frame, Hub, Subscription
 from onchain.api.ws_sinks import Sink, open_sink
+from onchain.errors import InputError
 
 router = APIRouter()
 
@@ -41,7 +42,7 @@ class RealtimeLimits:
     max_frames: int = 1024
 
 
-class ProtocolError(Exception):
+class ProtocolError(InputError):
     """A client frame we cannot act on; answered with `{"type": "error", code, message}`."""
 
     def __init__(self, code: str, message: str) -> None:

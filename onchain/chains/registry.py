@@ -7,7 +7,6 @@ Overrides, strongest last: the shipped list, then `[chains.<slug>]` in onchain.t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -96,11 +95,12 @@ class ChainRegistry:
         return cls([ChainInfo.from_json(item) for item in [*json.loads(raw), DEVNET]])
 
     @classmethod
-    def load(cls, settings: Settings | None = None, environ: Mapping[str, str] | None = None) -> ChainRegistry:
-        """The shipped registry with onchain.toml and environment overrides applied."""
-        env = os.environ if environ is None else environ
+    def load(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> ChainRegistry:
+        """The shipped registry with onchain.toml and environment overrides applied; `environ` stands in
+        for the settings' endpoint variables (`settings.chain_endpoints`)."""
+        env = settings.chain_endpoints if environ is None else environ
         chains = {c.slug: c for c in cls.shipped()}
-        for slug, override in (settings.chain_overrides if settings else {}).items():
+        for slug, override in settings.chain_overrides.items():
             chains[slug] = cls._apply_file_override(chains.get(slug), slug, override)
         for slug, chain in chains.items():
             rpc = env.get(f"{chain.env_prefix}_RPC_URLS")

@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-from collections.abc import Mapping
 from enum import StrEnum
 
 import typer
@@ -44,13 +42,10 @@ class Role(StrEnum):
     alerts = "alerts"
 
 
-def configured_chains(
-    settings: Settings, registry: ChainRegistry, environ: Mapping[str, str] | None = None
-) -> list[str]:
+def configured_chains(settings: Settings, registry: ChainRegistry) -> list[str]:
     """Chains the operator asked us to follow: a `[chains.X]` table in onchain.toml or `ONCHAIN_X_RPC_URLS`."""
-    env = os.environ if environ is None else environ
     chosen = {registry.get(slug).slug for slug in settings.chain_overrides}
-    chosen.update(c.slug for c in registry if env.get(f"{c.env_prefix}_RPC_URLS"))
+    chosen.update(c.slug for c in registry if settings.chain_endpoints.get(f"{c.env_prefix}_RPC_URLS"))
     return sorted(chosen)
 
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from onchain.errors import RpcError
 from onchain.sources.replay_data import RecordedChain, load_recording, request_key
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = -32700, -32600, -32601, -32602, -32000
@@ -35,8 +36,8 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-class RpcFault(Exception):
-    """A JSON-RPC error answer for one request."""
+class RpcFault(RpcError):
+    """A JSON-RPC error answer for one request (the replay server's side of a failed call)."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)

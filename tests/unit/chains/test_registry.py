@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from onchain.chains import ChainRegistry
 from onchain.cli import _register_commands, app
+from onchain.cli.serve import configured_chains
 from onchain.config import Settings
 from onchain.errors import ConfigError, UnknownChainError
 
@@ -57,6 +58,21 @@ def test_toml_override_and_env_wins() -> None:
     assert ChainRegistry.load(settings, environ={}).get("arbitrum").block_time == 0.3
     env = {"ONCHAIN_ARBITRUM_RPC_URLS": "http://env"}
     assert ChainRegistry.load(settings, environ=env).get("arbitrum").rpc_urls == ("http://env",)
+
+
+def test_endpoint_variables_reach_the_registry_through_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`onchain.config` reads them (no other module reads the environment); the names are unchanged."""
+    monkeypatch.setenv("ONCHAIN_BSC_RPC_URLS", "http://127.0.0.1:1")
+    monkeypatch.setenv("ONCHAIN_ETHEREUM_WS_URLS", "ws://x")
+    monkeypatch.setenv("ONCHAIN_REDIS_PREFIX", "not-an-endpoint:")
+    settings = Settings()
+    assert settings.chain_endpoints["ONCHAIN_BSC_RPC_URLS"] == "http://127.0.0.1:1"
+    assert settings.chain_endpoints["ONCHAIN_ETHEREUM_WS_URLS"] == "ws://x"
+    assert "ONCHAIN_REDIS_PREFIX" not in settings.chain_endpoints
+    registry = ChainRegistry.load(settings)
+    assert registry.get("bsc").rpc_urls == ("http://127.0.0.1:1",)
+    assert registry.get("ethereum").ws_urls == ("ws://x",)
+    assert "bsc" in configured_chains(settings, registry)
 
 
 def test_unknown_chain_in_config_without_id_is_an_error() -> None:
