@@ -42,12 +42,12 @@ from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES, Tier, build_tiers, 
 from onchain.alerts.store import AlertStore
 from onchain.bus.base import Bus, BusError, Subscription
 from onchain.config import Settings
+from onchain.domain.topics import ACCOUNTS
 from onchain.errors import DeniedError, StorageError
 from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
-ACCOUNTS_TOPIC = "accounts"
 CACHE_SECONDS = 5.0  # how long a process trusts a key lookup; revocations also invalidate at once via the bus
 CACHE_ENTRIES = 10_000
 # Failed authentications one client address may have per minute (a token bucket: also the burst); past
@@ -194,7 +194,7 @@ class AccountsService:
 
     async def start(self) -> None:
         if self.bus is not None:
-            self._subscription = await self.bus.subscribe(ACCOUNTS_TOPIC)
+            self._subscription = await self.bus.subscribe(ACCOUNTS)
             self._tasks.append(asyncio.create_task(self._follow(self._subscription)))
         self._tasks.append(asyncio.create_task(self._refresh_connections()))
 
@@ -236,7 +236,7 @@ class AccountsService:
         self._apply(change)
         if self.bus is not None:
             try:
-                await self.bus.publish(ACCOUNTS_TOPIC, change)
+                await self.bus.publish(ACCOUNTS, change)
             except BusError as exc:
                 log.warning("could not announce an account change (%s) to other processes: %s", change["kind"], exc)
 

@@ -14,12 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from onchain.alerts.engine import ANOMALIES_TOPIC, MEV_TOPIC, Evaluator
+from onchain.alerts.engine import Evaluator
 from onchain.alerts.rules import Firing, Rule
 from onchain.analytics.anomalies import AnomalyConfig, AnomalyDetector, block_volume, observation, touched_pools
 from onchain.analytics.mev.service import KINDS, FindingKey, read_findings
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
+from onchain.domain.topics import ANOMALIES, BLOCKS, EVENTS, MEV, event_to_dict
 from onchain.errors import InputError
 from onchain.metrics.pools import PoolState
 from onchain.metrics.service import MARKET_KINDS, MarketService
@@ -72,19 +73,6 @@ def _chains_for(rule: Rule, stored: list[str]) -> list[str]:
         prefix = rule.subject_id.split(":", 1)[0]
         return [c for c in stored if c == prefix]
     return stored
-
-
-def _event_dict(event: Event) -> dict[str, Any]:
-    return {
-        "chain": event.chain,
-        "block_number": event.block_number,
-        "transaction_hash": event.transaction_hash,
-        "log_index": event.log_index,
-        "address": event.address,
-        "family": event.family,
-        "name": event.name,
-        "args": event.args,
-    }
 
 
 async def _stored_mev(store: Store, chains: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -140,22 +128,22 @@ async def run_backtest(
         for timestamp, chain, record in timeline:
             events = by_block.get((chain, record.number), [])
             block = Block(record.number, record.hash, record.parent_hash, record.timestamp)
-            evaluator.evaluate("blocks", {"chain": chain, "number": record.number, "timestamp": timestamp})
+            evaluator.evaluate(BLOCKS, {"chain": chain, "number": record.number, "timestamp": timestamp})
             applied = state.apply(chain, block, [e for e in events if e.kind != TRANSFER])
             fired: list[Firing] = []
             for update in applied.updates:
                 result.updates += 1
                 fired.extend(evaluator.evaluate(update.channel, update.as_dict()))
             if wants_transfers:
-                transfers = [_event_dict(e) for e in events if e.kind == TRANSFER]
-                fired.extend(evaluator.evaluate("events", {"chain": chain, "events": transfers}))
+                transfers = [event_to_dict(e) for e in events if e.kind == TRANSFER]
+                fired.extend(evaluator.evaluate(EVENTS, {"chain": chain, "events": transfers}))
             if (chain, record.number) in mev:
-                fired.extend(evaluator.evaluate(MEV_TOPIC, mev[(chain, record.number)]))
+                fired.extend(evaluator.evaluate(MEV, mev[(chain, record.number)]))
             if detector is not None:
                 pools = touched_pools(state, chain, record.number)
                 observed = observation(state, chain, record.number, timestamp, pools, block_volume(applied))
                 for anomaly in detector.observe(observed):
-                    fired.extend(evaluator.evaluate(ANOMALIES_TOPIC, anomaly.as_dict()))
+                    fired.extend(evaluator.evaluate(ANOMALIES, anomaly.as_dict()))
             result.blocks += 1
             result.firings.extend(
                 f

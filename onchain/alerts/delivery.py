@@ -35,12 +35,11 @@ from onchain.alerts.store import DEAD, DELIVERED, PENDING, AlertStore, AttemptRe
 from onchain.alerts.targets import RefusedTarget, is_public_address, parse_webhook_url
 from onchain.bus.base import Bus
 from onchain.config import Settings
+from onchain.domain.topics import ALERTS, UserAlert
 from onchain.errors import StorageError
 from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
-
-ALERTS_TOPIC = "alerts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +121,7 @@ class BusNotifier:
         self.bus = bus
 
     async def notify(self, user_id: str, message: Mapping[str, Any]) -> None:
-        await self.bus.publish(ALERTS_TOPIC, {"userId": user_id, "message": dict(message)})
+        await self.bus.publish(ALERTS, UserAlert(user_id=user_id, message=message).encode())
 
 
 class _Timer:

@@ -21,17 +21,15 @@ from typing import Any
 
 from onchain.alerts.rules import Firing, Observation, Occurrence, RuleBook
 from onchain.alerts.store import AlertRecord, AlertStore
-from onchain.bus.base import BLOCKS, EVENTS, Bus, Message, Subscription
+from onchain.bus.base import Bus, Message, Subscription
+from onchain.domain.topics import ALERT_RULES, ANOMALIES, BLOCKS, EVENTS, MEV, PRICES, RISK, TVL, VOLUMES, RuleChange
 from onchain.errors import StorageError
 from onchain.outage import Backoff, OutageLog
 from onchain.protocols.tokens import TokenDirectory
 
 log = logging.getLogger(__name__)
 
-RULES_TOPIC = "alert-rules"
-MEV_TOPIC = "mev"
-ANOMALIES_TOPIC = "anomalies"
-LEVEL_TOPICS: dict[str, str] = {"prices": "price", "tvl": "tvl", "volumes": "volume", "risk": "risk"}
+LEVEL_TOPICS: dict[str, str] = {PRICES: "price", TVL: "tvl", VOLUMES: "volume", RISK: "risk"}
 BLOCK_TIMES_KEPT = 4096
 
 
@@ -95,9 +93,9 @@ class Evaluator:
             return []
         if topic == EVENTS:
             return self._occur(self._transfers(payload)) if self.book.watches("transfer") else []
-        if topic == MEV_TOPIC:
+        if topic == MEV:
             return self._occur(self._mev(payload)) if self.book.watches("mev") else []
-        if topic == ANOMALIES_TOPIC:
+        if topic == ANOMALIES:
             return self._occur(self._anomalies(payload)) if self.book.watches("anomaly") else []
         return []
 
@@ -281,9 +279,9 @@ class AlertEngine:
 
     async def start(self) -> None:
         """Subscribe first, then load rules, so no update between the two is missed."""
-        topics = [*LEVEL_TOPICS, BLOCKS, EVENTS, MEV_TOPIC, ANOMALIES_TOPIC]
+        topics = [*LEVEL_TOPICS, BLOCKS, EVENTS, MEV, ANOMALIES]
         subscriptions = [await self.bus.subscribe(topic) for topic in topics]
-        rules = await self.bus.subscribe(RULES_TOPIC)
+        rules = await self.bus.subscribe(ALERT_RULES)
         await self.load()
         for subscription in subscriptions:
             self._tasks.append(asyncio.create_task(self._pump(subscription), name=f"alerts-{subscription.topic}"))
@@ -324,16 +322,17 @@ class AlertEngine:
     async def _rules(self, subscription: Subscription) -> None:
         try:
             async for message in subscription:
-                change = message.json()
+                raw = message.json()
                 while True:  # a change the database failed to give is retried in order, not lost
                     try:
-                        await self.apply_rule_change(str(change["op"]), str(change["id"]))
+                        change = RuleChange.decode(raw)
+                        await self.apply_rule_change(change.op, change.id)
                     except StorageError as exc:
                         self._reading_rules.failed(exc)
                         await asyncio.sleep(self._retry.delay())
                         continue
                     except Exception:
-                        log.exception("could not apply alert rule change %s", change)
+                        log.exception("could not apply alert rule change %s", raw)
                     self._reading_rules.succeeded()
                     self._retry.reset()
                     break
@@ -343,4 +342,4 @@ class AlertEngine:
 
 async def announce_rule_change(bus: Bus, op: str, alert_id: str) -> None:
     """Tell every alert engine (any process) that a rule was created, changed or deleted."""
-    await bus.publish(RULES_TOPIC, {"op": op, "id": alert_id})
+    await bus.publish(ALERT_RULES, RuleChange(op=op, id=alert_id).encode())

@@ -27,17 +27,15 @@ from onchain.analytics.smart_money.features import wallet_features
 from onchain.analytics.smart_money.liquidity import LiquidityBook, liquidity_from_events
 from onchain.analytics.smart_money.model import ModelStore, SmartMoneyModel, WalletScore
 from onchain.analytics.smart_money.trades import PriceTape, Trade, pool_tokens, trades_from_events
-from onchain.bus.base import EVENTS, Bus, BusError, Subscription
+from onchain.bus.base import Bus, BusError, Subscription
 from onchain.config import Settings
 from onchain.domain.events import Event
-from onchain.metrics.service import MarketService, event_from_dict
+from onchain.domain.topics import ANOMALIES, EVENTS, MEV, RISK, event_from_dict
+from onchain.metrics.service import MarketService
 from onchain.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
-ANOMALIES = "anomalies"
-RISK = "risk"
-MEV = "mev"
 DAY = 86_400
 TVL_POINTS = 2_000
 ANOMALIES_KEPT = 1_000

@@ -24,16 +24,13 @@ from typing import Any
 
 import orjson
 
-from onchain.alerts.delivery import ALERTS_TOPIC
 from onchain.api.ws_hub import Hub
-from onchain.bus import BLOCKS, EVENTS, Bus, Message
+from onchain.bus import Bus, Message
+from onchain.domain.topics import ALERTS, ANOMALIES, BLOCKS, EVENTS, MARKET_TOPICS, MEV, UserAlert
 from onchain.outage import SkipLog
 
 log = logging.getLogger(__name__)
 
-MARKET_TOPICS = ("prices", "tvl", "volumes", "protocols")
-MEV_TOPIC = "mev"
-ANOMALIES_TOPIC = "anomalies"
 MEV_KINDS = ("sandwiches", "arbitrages", "liquidations", "jit")
 SWAP_FAMILIES = frozenset({"uniswap_v2", "uniswap_v3"})
 BLOCK_TIMES_KEPT = 4096
@@ -88,15 +85,15 @@ class Feed:
         if "swaps" in self.hub.logs:
             routes[EVENTS] = self._swaps
         if "mev" in self.hub.logs:
-            routes[MEV_TOPIC] = self._mev
+            routes[MEV] = self._mev
         if "anomalies" in self.hub.logs:
-            routes[ANOMALIES_TOPIC] = self._anomalies
+            routes[ANOMALIES] = self._anomalies
         return routes
 
     def _handlers(self) -> dict[str, Handle]:
         handlers: dict[str, Handle] = {topic: self._broadcast(t) for topic, t in self._translators().items()}
         if "alerts" in self.hub.private_channels:
-            handlers[ALERTS_TOPIC] = self._alert
+            handlers[ALERTS] = self._alert
         return handlers
 
     async def start(self) -> None:
@@ -121,11 +118,8 @@ class Feed:
 
     def _alert(self, message: Message) -> None:
         """One alert firing for one user: to that user's `alerts` subscribers on this replica only."""
-        envelope = message.json()
-        user_id, alert = envelope["userId"], envelope["message"]
-        if not isinstance(user_id, str) or not isinstance(alert, dict):
-            raise TypeError("an alerts message needs a string userId and an object message")
-        self.hub.send_private("alerts", user_id, alert)
+        alert = UserAlert.decode(message.json())
+        self.hub.send_private("alerts", alert.user_id, alert.message)
 
     async def _pump(self, subscription: Any, handle: Handle) -> None:
         """Hand each message to `handle`. A message it fails on (malformed, or of a shape it did not

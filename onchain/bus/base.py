@@ -4,13 +4,8 @@ Delivery is fan-out and at-most-once: every current subscriber of a topic gets e
 after it subscribed; nothing is replayed. Messages are published only after the data they describe
 is committed, so a subscriber may always read the store for more.
 
-Topics published by the ingest pipeline (payloads are JSON objects; integers exact, any size):
-- `blocks`: one per stored block `{"chain", "number", "hash", "parent_hash", "timestamp", "logs", "events"}`
-- `events`: per committed batch `{"chain", "from_block", "to_block", "events": [event...]}` covering every
-  block of that range (with or without events; big batches are split by block range). An event is
-  `{"chain", "block_number", "block_hash", "transaction_hash", "transaction_index", "log_index", "address",
-  "family", "name", "kind", "protocol", "args"}`
-- `reorg`: `{"chain", "ancestor", "ancestor_hash", "orphaned_from", "orphaned_to", "depth"}` after rollback
+The topics and their payloads (JSON objects; integers exact, any size) are defined in
+`onchain.domain.topics`.
 """
 
 from __future__ import annotations
@@ -22,10 +17,6 @@ from typing import Any, Protocol
 
 from onchain.errors import OnchainError
 from onchain.storage.codec import dumps
-
-BLOCKS = "blocks"
-EVENTS = "events"
-REORG = "reorg"
 
 
 class BusError(OnchainError):

@@ -23,10 +23,12 @@ import typer
 import uvicorn
 
 from onchain.accounts.redact import redact_credentials_in_logs
-from onchain.bus.base import EVENTS, Subscription
+from onchain.bus.base import Subscription
 from onchain.bus.redis import redis_client
 from onchain.cli import app
 from onchain.config import Settings, load_settings
+from onchain.domain.events import Event
+from onchain.domain.topics import EVENTS, EventsBatch
 from onchain.errors import ConfigError
 from onchain.protocols.tokens import TokenInfo
 from onchain.runtime import Runtime
@@ -268,16 +270,17 @@ class BlockPrinter:
             payload = message.json()
             if payload.get("chain") != DEVNET_CHAIN:
                 continue
-            by_block: dict[int, list[dict[str, Any]]] = {}
-            for event in payload.get("events", []):
-                by_block.setdefault(event["block_number"], []).append(event)
-            for number in range(payload["from_block"], payload["to_block"] + 1):
+            batch = EventsBatch.decode(payload)
+            by_block: dict[int, list[Event]] = {}
+            for event in batch.events:
+                by_block.setdefault(event.block_number, []).append(event)
+            for number in range(batch.from_block, batch.to_block + 1):
                 typer.echo(self.describe(number, by_block.get(number, [])))
 
     async def close(self) -> None:
         await self.events.close()
 
-    def describe(self, number: int, events: list[dict[str, Any]]) -> str:
+    def describe(self, number: int, events: list[Event]) -> str:
         """`block N 0xhash  K events  swaps: WETH/USDC x2 @ 3,012.41, ...  feeds: ETH / USD 3,011.20`."""
         if not events:
             return f"block {number:>6}  no events"
@@ -285,19 +288,19 @@ class BlockPrinter:
         prices: dict[str, float] = {}
         answers: dict[str, float] = {}
         for event in events:
-            pool = self.pools.get(event["address"])
-            kind = event["kind"]
+            pool = self.pools.get(event.address)
+            kind = event.kind
             if pool is not None and kind == "uniswap_v2.Swap":
                 swaps[pool.address] += 1
             elif pool is not None and kind == "uniswap_v2.Sync":
-                args = event["args"]
+                args = event.args
                 if args["reserve0"] > 0:
                     ratio = args["reserve1"] / args["reserve0"]
                     prices[pool.address] = ratio * 10.0 ** (pool.token0.decimals - pool.token1.decimals)
-            elif kind == "chainlink.AnswerUpdated" and event["address"] in self.feeds:
-                feed = self.feeds[event["address"]]
-                answers[feed.description] = event["args"]["current"] / 10.0**feed.decimals
-        parts = [f"block {number:>6} {events[0]['block_hash'][:12]}  {len(events):>3} events"]
+            elif kind == "chainlink.AnswerUpdated" and event.address in self.feeds:
+                feed = self.feeds[event.address]
+                answers[feed.description] = event.args["current"] / 10.0**feed.decimals
+        parts = [f"block {number:>6} {events[0].block_hash[:12]}  {len(events):>3} events"]
         if swaps:
             described = []
             for address, count in sorted(swaps.items(), key=lambda item: _pair_name(self.pools[item[0]])):

@@ -28,9 +28,10 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from onchain.bus.base import BLOCKS, EVENTS, REORG, Bus, BusError
+from onchain.bus.base import Bus, BusError
 from onchain.domain.chain import BlockBundle
 from onchain.domain.events import Event
+from onchain.domain.topics import BLOCKS, EVENTS, REORG, BlockStored, EventsBatch, Reorg
 from onchain.errors import InconsistentDataError, StorageError
 from onchain.ingest.reorg import check_depth, common_ancestor, extends, validate_bundle
 from onchain.outage import Backoff, OutageLog
@@ -138,15 +139,15 @@ _END = _End()
 
 def block_payload(write: BlockWrite) -> dict[str, Any]:
     block = write.bundle.block
-    return {
-        "chain": write.bundle.chain,
-        "number": block.number,
-        "hash": block.hash,
-        "parent_hash": block.parent_hash,
-        "timestamp": block.timestamp,
-        "logs": len(write.bundle.logs),
-        "events": len(write.events),
-    }
+    return BlockStored(
+        chain=write.bundle.chain,
+        number=block.number,
+        hash=block.hash,
+        parent_hash=block.parent_hash,
+        timestamp=block.timestamp,
+        logs=len(write.bundle.logs),
+        events=len(write.events),
+    ).encode()
 
 
 def events_payloads(chain: str, batch: Sequence[BlockWrite], per_message: int) -> list[dict[str, Any]]:
@@ -154,41 +155,18 @@ def events_payloads(chain: str, batch: Sequence[BlockWrite], per_message: int) -
     included) and holding at most about `per_message` events, so a backfill never sends huge messages."""
     messages: list[dict[str, Any]] = []
     start = 0
-    pending: list[dict[str, Any]] = []
+    pending: list[Event] = []
     for index, write in enumerate(batch):
-        pending.extend(event_payload(event) for event in write.events)
+        pending.extend(write.events)
         if len(pending) >= per_message or index == len(batch) - 1:
-            messages.append(
-                {
-                    "chain": chain,
-                    "from_block": batch[start].bundle.block.number,
-                    "to_block": write.bundle.block.number,
-                    "events": pending,
-                }
-            )
+            from_block, to_block = batch[start].bundle.block.number, write.bundle.block.number
+            messages.append(EventsBatch(chain=chain, from_block=from_block, to_block=to_block, events=pending).encode())
             start, pending = index + 1, []
     return messages
 
 
 def _inside(number: int, start: int, end: int | None) -> bool:
     return start <= number and (end is None or number <= end)
-
-
-def event_payload(event: Event) -> dict[str, Any]:
-    return {
-        "chain": event.chain,
-        "block_number": event.block_number,
-        "block_hash": event.block_hash,
-        "transaction_hash": event.transaction_hash,
-        "transaction_index": event.transaction_index,
-        "log_index": event.log_index,
-        "address": event.address,
-        "family": event.family,
-        "name": event.name,
-        "kind": event.kind,
-        "protocol": event.protocol,
-        "args": event.args,
-    }
 
 
 class Pipeline:
@@ -536,17 +514,10 @@ class Pipeline:
         stats.reorgs += 1
         stats.orphaned_blocks += tip - ancestor
         log.warning("%s: reorg, blocks %d..%d orphaned; resuming at %d", self.chain, ancestor + 1, tip, ancestor + 1)
-        await self._publish(
-            REORG,
-            {
-                "chain": self.chain,
-                "ancestor": ancestor,
-                "ancestor_hash": cursor.block_hash if cursor is not None else None,
-                "orphaned_from": ancestor + 1,
-                "orphaned_to": tip,
-                "depth": tip - ancestor,
-            },
-        )
+        ancestor_hash = cursor.block_hash if cursor is not None else None
+        reorg = Reorg(chain=self.chain, ancestor=ancestor, ancestor_hash=ancestor_hash, orphaned_from=ancestor + 1,
+                      orphaned_to=tip)
+        await self._publish(REORG, reorg.encode())
         return ancestor + 1
 
     def _forget_above(self, number: int) -> None:

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from onchain.bus.base import EVENTS, REORG, Bus, BusError, Subscription
+from onchain.bus.base import Bus, BusError, Subscription
 from onchain.chains.registry import ChainRegistry
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
+from onchain.domain.topics import EVENTS, PRICES, REORG, TVL, VOLUMES, event_from_dict
 from onchain.errors import StorageError
 from onchain.metrics.pools import PoolSpec, PoolState, TokenSpec
 from onchain.metrics.series import write_points
@@ -41,8 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPICS = ("prices", "tvl", "volumes", "protocols")
-CACHE_KEYS = {"prices": "realtime:price:{}", "tvl": "realtime:tvl:{}", "volumes": "realtime:volume:{}"}
+CACHE_KEYS = {PRICES: "realtime:price:{}", TVL: "realtime:tvl:{}", VOLUMES: "realtime:volume:{}"}
 MARKET_KINDS = (
     "uniswap_v2.Sync",
     "uniswap_v2.Swap",
@@ -68,12 +68,6 @@ def pool_spec(chain: str, family: str, protocol: str, address: str, token0: str,
     """A pool as the state knows it; V3 fee tiers are hundredths of a basis point (500 = 0.05%)."""
     return PoolSpec(f"{chain}:{address}", chain, address, protocol, family, f"{chain}:{token0}", f"{chain}:{token1}",
                     V2_FEE if fee is None or family == "uniswap_v2" else fee / 1_000_000)
-
-
-def event_from_dict(raw: dict[str, Any]) -> Event:
-    return Event(raw["chain"], int(raw["block_number"]), raw["block_hash"], raw["transaction_hash"],
-                 int(raw["transaction_index"]), int(raw["log_index"]), raw["address"], raw["family"], raw["name"],
-                 raw.get("protocol"), raw["args"])
 
 
 def _block(record: BlockRecord) -> Block:
@@ -367,11 +361,11 @@ class MarketService:
             return
         values: dict[str, float] = {}
         for coin, price in self.state.prices.items():
-            values[CACHE_KEYS["prices"].format(coin)] = price.price_usd
+            values[CACHE_KEYS[PRICES].format(coin)] = price.price_usd
         for slug in self.state.protocol_slugs():
             summary = self.state.protocol_summary(slug)
-            values[CACHE_KEYS["tvl"].format(slug)] = summary["tvl"]
-            values[CACHE_KEYS["volumes"].format(slug)] = summary["volume24h"]
+            values[CACHE_KEYS[TVL].format(slug)] = summary["tvl"]
+            values[CACHE_KEYS[VOLUMES].format(slug)] = summary["volume24h"]
         await self._set_cached(values)
 
     async def _set_cached(self, values: dict[str, float]) -> None:

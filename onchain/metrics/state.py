@@ -20,6 +20,7 @@ from typing import Any
 
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
+from onchain.domain.topics import PRICES, PROTOCOLS, TVL, VOLUMES
 from onchain.metrics.guards import Flag, GuardConfig, JumpGuard
 from onchain.metrics.pools import PoolSpec, PoolState, TokenSpec
 from onchain.metrics.windows import HOUR, LevelHistory, RollingSum, change_pct, hour_start
@@ -335,9 +336,9 @@ class MarketState:
         for coin, price in sorted(computed.items()):
             history = self._price_history[coin]
             history.record(now, price.price_usd)
-            if self._changed("prices", coin, price.price_usd):
+            if self._changed(PRICES, coin, price.price_usd):
                 change = history.change24h(now, price.price_usd)
-                result.updates.append(Update("prices", coin, price.price_usd, now, change, number, chain,
+                result.updates.append(Update(PRICES, coin, price.price_usd, now, change, number, chain,
                                              (("confidence", price.confidence),)))
         chain_slugs = sorted({slug for slug, c in self._metrics if c == chain})
         for slug in chain_slugs:
@@ -356,13 +357,13 @@ class MarketState:
             history = self._tvl_history[slug]
             history.record(now, tvl)
             tvl_change = history.change24h(now, tvl)
-            if self._changed("tvl", slug, tvl):
-                result.updates.append(Update("tvl", slug, tvl, now, tvl_change, number))
-            if self._changed("volumes", slug, volume):
-                result.updates.append(Update("volumes", slug, volume, now, summary["volumeChange24h"], number))
-            if self._changed("protocols", slug, tvl + volume):
+            if self._changed(TVL, slug, tvl):
+                result.updates.append(Update(TVL, slug, tvl, now, tvl_change, number))
+            if self._changed(VOLUMES, slug, volume):
+                result.updates.append(Update(VOLUMES, slug, volume, now, summary["volumeChange24h"], number))
+            if self._changed(PROTOCOLS, slug, tvl + volume):
                 extra = (("volume24h", volume), ("fees24h", summary["fees24h"]), ("chainTvls", summary["chainTvls"]))
-                result.updates.append(Update("protocols", slug, tvl, now, tvl_change, number, None, extra))
+                result.updates.append(Update(PROTOCOLS, slug, tvl, now, tvl_change, number, None, extra))
 
     def _changed(self, channel: str, key: str, value: float) -> bool:
         held = self._published.get((channel, key))

@@ -48,6 +48,7 @@ from onchain.analytics.mev.sandwiches import get_sandwiches
 from onchain.analytics.mev.tables import mev_findings
 from onchain.bus.base import Bus, BusError
 from onchain.domain.chain import MAX_BLOCK_NUMBER
+from onchain.domain.topics import MEV
 from onchain.errors import StorageError
 from onchain.storage.codec import decode_args, encode_args
 from onchain.storage.records import BlockWrite
@@ -62,7 +63,6 @@ log = logging.getLogger(__name__)
 UsdValue = Callable[[str, str, int], "float | None"]
 """`value_usd(chain, token, amount)`: USD worth of `amount` base units of `token`, None when unpriced."""
 
-MEV = "mev"
 # Finding kinds as stored and as `?kind=` names them, with the key of `onchain mev inspect`'s lists.
 KINDS: dict[str, str] = {"sandwich": "sandwiches", "arbitrage": "arbitrages", "liquidation": "liquidations",
                          "jit": "jit"}

@@ -14,11 +14,12 @@ from collections.abc import Callable
 
 import pytest
 
-from onchain.alerts.delivery import ALERTS_TOPIC, BusNotifier, DeliveryWorker, WebsocketSender
+from onchain.alerts.delivery import BusNotifier, DeliveryWorker, WebsocketSender
 from onchain.alerts.engine import AlertEngine
 from onchain.alerts.rules import RuleIn
 from onchain.alerts.store import AlertStore
 from onchain.bus.memory import MemoryBus
+from onchain.domain.topics import ALERTS as ALERTS_TOPIC
 from onchain.storage import Store
 from tests.integration.alerts.test_delivery import FAST
 from tests.integration.storage.outage import database_gone

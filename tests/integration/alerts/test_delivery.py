@@ -12,7 +12,6 @@ import httpx
 
 from onchain.alerts import signing
 from onchain.alerts.delivery import (
-    ALERTS_TOPIC,
     BusNotifier,
     DeliveryWorker,
     EmailSender,
@@ -25,6 +24,7 @@ from onchain.alerts.delivery import (
 from onchain.alerts.rules import Firing, RuleIn
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.bus.memory import MemoryBus
+from onchain.domain.topics import ALERTS as ALERTS_TOPIC
 from onchain.storage import Store
 from tests.integration.alerts.servers import SmtpSink, WebhookReceiver
 

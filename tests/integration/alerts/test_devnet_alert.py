@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from onchain.alerts.delivery import ALERTS_TOPIC, RetryPolicy
+from onchain.alerts.delivery import RetryPolicy
 from onchain.alerts.engine import announce_rule_change
 from onchain.alerts.rules import RuleIn
 from onchain.alerts.service import AlertService
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
+from onchain.domain.topics import ALERTS as ALERTS_TOPIC
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.protocols.registry import Decoder

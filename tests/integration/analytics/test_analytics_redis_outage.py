@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from onchain.analytics.service import RISK, AnalyticsService
+from onchain.analytics.service import AnalyticsService
 from onchain.bus.redis import RedisBus
+from onchain.domain.topics import RISK
 from onchain.metrics.service import MarketService
 from onchain.storage import Store
 from tests.integration.bus.own_redis import OwnRedis

@@ -12,11 +12,12 @@ import pytest
 from fastapi import FastAPI
 
 from onchain.analytics.scenario import ScenarioConfig, evaluate, run_scenario
-from onchain.analytics.service import ANOMALIES, AnalyticsService
+from onchain.analytics.service import AnalyticsService
 from onchain.analytics.smart_money.model import ModelStore
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
+from onchain.domain.topics import ANOMALIES
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.protocols.registry import Decoder

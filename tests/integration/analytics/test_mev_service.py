@@ -19,16 +19,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from onchain.alerts.delivery import ALERTS_TOPIC
 from onchain.alerts.engine import announce_rule_change
 from onchain.alerts.rules import RuleIn
 from onchain.alerts.service import AlertService
 from onchain.analytics.mev import inspect_recorded_block
-from onchain.analytics.mev.service import MEV, market_value_usd, read_findings
+from onchain.analytics.mev.service import market_value_usd, read_findings
 from onchain.analytics.mev.tables import mev_findings
 from onchain.bus import MemoryBus
 from onchain.bus.base import Subscription
 from onchain.config import Settings
+from onchain.domain.topics import ALERTS as ALERTS_TOPIC
+from onchain.domain.topics import MEV
 from onchain.ingest.pipeline import IngestStats
 from onchain.metrics.service import MarketService
 from onchain.runtime import Runtime

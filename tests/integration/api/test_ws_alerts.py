@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from onchain.alerts.delivery import ALERTS_TOPIC
 from onchain.api import create_app
 from onchain.api.ws_hub import Hub
 from onchain.config import Settings
+from onchain.domain.topics import ALERTS as ALERTS_TOPIC
 from tests.integration.api.conftest import LocalRuntime, serving
 from tests.integration.api.test_ws import TIMEOUT, WETH, Peer
 

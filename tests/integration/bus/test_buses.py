@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from onchain.bus import BLOCKS, EVENTS, Bus, MemoryBus
+from onchain.bus import Bus, MemoryBus
 from onchain.bus.redis import RedisBus
+from onchain.domain.topics import BLOCKS, EVENTS
 from onchain.ingest.pipeline import Pipeline
 from onchain.protocols import Decoder
 from onchain.storage import Store

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from onchain.bus.base import REORG
 from onchain.bus.memory import MemoryBus
+from onchain.domain.topics import REORG
 from onchain.ingest.pipeline import Pipeline
 from onchain.protocols.registry import Decoder
 from onchain.sources.devnet import DEVNET_CHAIN, Devnet

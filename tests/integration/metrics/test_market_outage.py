@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from onchain.bus import REORG, MemoryBus
+from onchain.bus import MemoryBus
+from onchain.domain.topics import REORG
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.outage import Backoff

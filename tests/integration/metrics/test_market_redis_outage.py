@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from onchain.bus import EVENTS, MemoryBus
+from onchain.bus import MemoryBus
 from onchain.bus.redis import RedisBus, redis_client
+from onchain.domain.topics import EVENTS
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.protocols import Decoder

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from onchain.bus import BLOCKS, EVENTS, REORG, MemoryBus
+from onchain.bus import MemoryBus
 from onchain.domain.chain import BlockBundle, Log
+from onchain.domain.topics import BLOCKS, EVENTS, REORG
 from onchain.errors import InconsistentDataError, MalformedResponseError, ReorgError
 from onchain.ingest.pipeline import Pipeline
 from onchain.protocols import Decoder

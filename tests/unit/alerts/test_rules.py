@@ -322,8 +322,9 @@ def test_durations() -> None:
 def test_anomaly_condition_fires_on_its_subject_and_the_pools_protocol() -> None:
     """An `anomaly` rule reads the analytics service's `anomalies` topic; a pool's anomaly also touches
     its protocol and chain, and the optional threshold is the least anomaly value that fires."""
-    from onchain.alerts.engine import ANOMALIES_TOPIC, Evaluator
+    from onchain.alerts.engine import Evaluator
     from onchain.analytics.anomalies import Anomaly
+    from onchain.domain.topics import ANOMALIES as ANOMALIES_TOPIC
 
     pool = "ethereum:0xb4e16d0168e52d35cacd2c6185b44281ec28c9dc"
     evaluator = Evaluator()

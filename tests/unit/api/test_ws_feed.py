@@ -10,7 +10,8 @@ import pytest
 
 from onchain.api.ws_feed import Feed
 from onchain.api.ws_hub import Hub
-from onchain.bus import EVENTS, MemoryBus
+from onchain.bus import MemoryBus
+from onchain.domain.topics import EVENTS
 
 DEADLINE = 10.0
 SWAP = {"chain": "ethereum", "block_number": 17173049, "address": "0xpool", "family": "uniswap_v2",
