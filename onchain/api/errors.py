@@ -21,9 +21,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from onchain.codec import dumps
 from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
 from onchain.outage import one_line
-from onchain.storage.codec import dumps
 from onchain.storage.store import DATABASE_FAILURES
 
 STORAGE_FAILURES = (StorageError, *DATABASE_FAILURES)
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class JSONBytesResponse(JSONResponse):
     """JSON rendered by orjson: the API's default response class (fast, and numbers stay numbers).
     Integers beyond 64 bits (wei amounts, MEV profits) keep every digit, as `/v2/analytics/mev` writes
-    them (`onchain.storage.codec.dumps`). A JSONResponse, so OpenAPI documents each route's response
+    them (`onchain.codec.dumps`). A JSONResponse, so OpenAPI documents each route's response
     model rather than a string."""
 
     media_type = "application/json"

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from onchain.codec import dumps
 from onchain.errors import OnchainError
-from onchain.storage.codec import dumps
 
 
 class BusError(OnchainError):

@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from onchain.codec import decode_args, encode_args
 from onchain.domain.events import Event
 from onchain.errors import ConfigError, StorageError
 from onchain.storage import migrate
 from onchain.storage.bulk import insert_rows, upsert_ignore
-from onchain.storage.codec import decode_args, encode_args
 from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, PreparedBlocks, TokenRecord
 from onchain.storage.sqlite_loader import CONNECTION_PRAGMAS, SqliteLoader, Statement
 from onchain.storage.tables import (

@@ -2,7 +2,7 @@
 
 Portable types only. UUIDs are 36-character strings. Integers that may exceed 64 bits (wei values,
 uint256 amounts) are never stored in integer columns: transaction values are decimal strings and event
-arguments are JSON text whose integers keep every digit (see `onchain.storage.codec`).
+arguments are JSON text whose integers keep every digit (see `onchain.codec`).
 USD figures (the seed's DECIMAL columns) are floats: they are estimates, not balances.
 
 The Alembic migrations under `migrations/versions` create exactly this schema; a test compares them.

@@ -47,10 +47,10 @@ from onchain.analytics.mev.logs import liquidations_from_events, swaps_from_even
 from onchain.analytics.mev.sandwiches import get_sandwiches
 from onchain.analytics.mev.tables import mev_findings
 from onchain.bus.base import Bus, BusError
+from onchain.codec import decode_args, encode_args
 from onchain.domain.chain import MAX_BLOCK_NUMBER
 from onchain.domain.topics import MEV
 from onchain.errors import StorageError
-from onchain.storage.codec import decode_args, encode_args
 from onchain.storage.records import BlockWrite
 from onchain.storage.store import Store
 from onchain.storage.tables import blocks

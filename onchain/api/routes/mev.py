@@ -16,8 +16,8 @@ from fastapi.responses import Response
 from onchain.analytics.mev.service import KINDS, FindingKey, read_findings
 from onchain.api.deps import StoreDep
 from onchain.api.errors import ApiError, echo
+from onchain.codec import dumps
 from onchain.domain.chain import MAX_BLOCK_NUMBER
-from onchain.storage.codec import dumps
 
 router = APIRouter(tags=["analytics"])
 

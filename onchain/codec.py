@@ -1,7 +1,8 @@
-"""Event arguments as JSON text with exact integers of any size.
+"""JSON with exact integers of any size, shared by the bus, the store and the API.
 
-uint256 amounts routinely exceed 64 bits. JSON itself has no integer limit, so `args` is stored as
-JSON text whose integers keep every digit, on SQLite and PostgreSQL alike. Read it back with
+uint256 amounts routinely exceed 64 bits. JSON itself has no integer limit, so bus payloads, API bodies
+and stored event `args` are JSON text whose integers keep every digit, on SQLite and PostgreSQL alike.
+It sits below both edges so the bus does not import storage. Read it back with
 `decode_args` (stdlib `json`): `orjson.loads` would silently turn big integers into floats.
 """
 

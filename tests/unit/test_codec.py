@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from onchain.codec import decode_args, dumps, encode_args
 from onchain.protocols.registry import Decoder
-from onchain.storage.codec import decode_args, dumps, encode_args
 from tests.unit.ingest.bundles import etl_bundles
 
 
