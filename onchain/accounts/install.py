@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request, Response
 
 from onchain.accounts.middleware import PROTECTED_PREFIX, AccountsMiddleware, error_body
-from onchain.accounts.service import AccountsService, AuthError
+from onchain.accounts.service import AccountsService, AuthError, UserAlerts
 from onchain.bus.base import Bus
 from onchain.config import Settings
 from onchain.storage.store import Store
@@ -57,9 +57,10 @@ class _Runtime(Protocol):
     def bus(self) -> Bus: ...
 
 
-def install_accounts(app: FastAPI, settings: Settings, runtime: _Runtime) -> AccountsService:
-    """Add authentication, tiers and limits to `app`; the service lives on `app.state.accounts`."""
-    service = AccountsService(settings, runtime.store.engine, runtime.bus)
+def install_accounts(app: FastAPI, settings: Settings, runtime: _Runtime, alerts: UserAlerts) -> AccountsService:
+    """Add authentication, tiers and limits to `app`; the service lives on `app.state.accounts`.
+    `alerts` (the alert store) is what the tier quota counts and an erase removes."""
+    service = AccountsService(settings, runtime.store.engine, runtime.bus, alerts=alerts)
     app.state.accounts = service
     app.add_middleware(AccountsMiddleware, service=service)
     app.add_exception_handler(AuthError, _auth_error)

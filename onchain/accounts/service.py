@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,7 +39,6 @@ from onchain.accounts.ratelimit import (
 )
 from onchain.accounts.store import AccountStore, Erased, KeyRecord, UserRecord
 from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES, Tier, build_tiers, lowest_tier_with
-from onchain.alerts.store import AlertStore
 from onchain.bus.base import Bus, BusError, Subscription
 from onchain.config import Settings
 from onchain.domain.topics import ACCOUNTS
@@ -135,6 +134,15 @@ def _too_many_failures(refusal: Decision) -> AuthError:
     )
 
 
+class UserAlerts(Protocol):
+    """The alert rules users own, as accounts needs them: counted for the tier quota, removed on erase.
+    The alert store provides it; the app wires it in, so accounts does not depend on alerts."""
+
+    async def active_count(self, user_id: str) -> int: ...
+
+    async def delete_user(self, user_id: str) -> int: ...
+
+
 class AccountsService:
     def __init__(
         self,
@@ -142,13 +150,14 @@ class AccountsService:
         engine: AsyncEngine,
         bus: Bus | None = None,
         *,
+        alerts: UserAlerts | None = None,
         limiter: RateLimiter | None = None,
         connections: ConnectionLimiter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = AccountStore(engine)
-        self.alerts = AlertStore(engine)
+        self._alerts = alerts
         self.bus = bus
         self.tiers = build_tiers(settings.tiers)
         # A configured pepper is checked at once; the generated-file default waits for the first key.
@@ -473,10 +482,20 @@ class AccountsService:
 
     # ---- alerts quota and erase ---------------------------------------------------------------------
 
+    @property
+    def alerts(self) -> UserAlerts:
+        """The users' alert rules; a service built without them (the keys CLI) offers no quota or erase."""
+        if self._alerts is None:
+            raise RuntimeError("this AccountsService was built without the alert store (alerts=...)")
+        return self._alerts
+
+    async def active_alert_count(self, user_id: str) -> int:
+        return await self.alerts.active_count(user_id)
+
     async def check_alert_quota(self, principal: Principal) -> None:
         """Raise QuotaError when the principal already has as many active alerts as the tier allows."""
         assert principal.user_id is not None
-        if await self.store.active_alert_count(principal.user_id) >= principal.tier.alerts:
+        if await self.active_alert_count(principal.user_id) >= principal.tier.alerts:
             raise QuotaError(f"the {principal.tier.name} tier allows {principal.tier.alerts} active alerts")
 
     async def erase(self, user_id: str) -> Erased:

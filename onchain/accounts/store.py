@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from onchain.accounts.tables import api_keys, audit_log, user_preferences, users
 from onchain.errors import ConflictError, StorageError
 from onchain.storage.locks import lock_owner
-from onchain.storage.tables import user_alerts
 
 _DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
@@ -253,12 +252,7 @@ class AccountStore:
             if changed.rowcount == 0:
                 await connection.execute(user_preferences.insert().values(user_id=user_id, data=text, updated_at=now))
 
-    # ---- alerts quota, erase, audit -----------------------------------------------------------------
-
-    async def active_alert_count(self, user_id: str) -> int:
-        query = select(func.count()).where(user_alerts.c.user_id == user_id, user_alerts.c.is_active.is_(True))
-        async with self._transaction("counting alerts") as connection:
-            return int((await connection.execute(query)).scalar_one())
+    # ---- erase, audit -----------------------------------------------------------------
 
     async def erase_account_rows(self, user_id: str) -> tuple[list[str], Erased]:
         """Delete a user's preferences, keys and user row in one transaction; returns the key hashes removed."""

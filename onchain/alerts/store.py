@@ -29,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onchain.alerts.rules import Firing, Rule, RuleIn, build_rule
 from onchain.alerts.signing import new_secret
-from onchain.alerts.tables import alert_deliveries, alert_delivery_attempts, alert_firings, alert_state
+from onchain.alerts.tables import alert_deliveries, alert_delivery_attempts, alert_firings, alert_state, user_alerts
 from onchain.bus.base import encode
 from onchain.errors import DeniedError, StorageError
 from onchain.storage.locks import lock_owner
-from onchain.storage.tables import protocols, user_alerts
+from onchain.storage.tables import protocols
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +297,12 @@ class AlertStore:
                 return False
             await self._delete_alerts(connection, [alert_id])
         return True
+
+    async def active_count(self, user_id: str) -> int:
+        """How many active rules the user has (the tier quota accounts reports and checks)."""
+        query = select(func.count()).where(user_alerts.c.user_id == user_id, user_alerts.c.is_active.is_(True))
+        async with self._transaction("counting alerts") as connection:
+            return int((await connection.execute(query)).scalar_one())
 
     async def delete_user(self, user_id: str) -> int:
         """Erase every alert of a user with its firings and deliveries (DELETE /v2/users/me)."""

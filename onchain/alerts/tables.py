@@ -1,6 +1,6 @@
 """Alert tables, on the storage layer's MetaData so one Alembic history creates every table.
 
-Rules live in the seed's `user_alerts` (the rule JSON in `rule`); beside it:
+- `user_alerts`: the seed's rules table, each rule whole as JSON in `rule` (the other columns index it);
 - `alert_state`: per-rule secrets and the last firing time (so cooldowns survive restarts);
 - `alert_firings`: each firing with the data that caused it, unique per (alert, input) for dedupe;
 - `alert_deliveries`: the outbox, one row per firing and channel, worked until delivered or dead;
@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -24,11 +25,26 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 from onchain.storage.tables import metadata
 
 ID = 36
+
+user_alerts = Table(
+    "user_alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("protocol_id", String(36), ForeignKey("protocols.id")),
+    Column("condition_type", String(50), nullable=False),
+    Column("threshold_value", Float),
+    Column("is_active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    Column("rule", Text),  # the whole rule as JSON (design.md "Alerts"); the columns above index it
+    Index("ix_user_alerts_user", "user_id"),
+)
 
 alert_state = Table(
     "alert_state",

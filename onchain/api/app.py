@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from onchain import __version__
 from onchain.accounts.install import install_accounts
+from onchain.alerts.store import AlertStore
 from onchain.api.deps import EndpointReporter, Runtime
 from onchain.api.errors import JSONBytesResponse, StorageFailureMiddleware, install_error_handlers
 from onchain.api.routes import ROUTERS
@@ -160,7 +161,8 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    install_accounts(app, settings, runtime)  # auth, tiers, rate limits, size limits (inside CORS)
+    # auth, tiers, rate limits, size limits (inside CORS); the alert quota and erase reach the alert store
+    install_accounts(app, settings, runtime, AlertStore(runtime.store.engine))
     app.add_middleware(StorageFailureMiddleware)  # a database gone during authentication: 503, not 500
     if settings.cors_origins:
         app.add_middleware(

@@ -5,14 +5,15 @@ uint256 amounts) are never stored in integer columns: transaction values are dec
 arguments are JSON text whose integers keep every digit (see `onchain.codec`).
 USD figures (the seed's DECIMAL columns) are floats: they are estimates, not balances.
 
-The Alembic migrations under `migrations/versions` create exactly this schema; a test compares them.
+Features keep their own tables on this `metadata` (accounts, alerts, MEV findings); `onchain.schema`
+gathers them all, and the Alembic migrations under `migrations/versions` create exactly that schema (a
+test compares them). Storage itself imports no feature.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     DateTime,
     Float,
@@ -62,20 +63,6 @@ protocol_metrics = Table(
     Column("block_number", BigInteger),
     Index("ix_protocol_metrics_series", "protocol_id", "metric_type", "timestamp"),
     Index("ix_protocol_metrics_block", "chain", "block_number"),
-)
-
-user_alerts = Table(
-    "user_alerts",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    Column("user_id", String(36), nullable=False),
-    Column("protocol_id", String(36), ForeignKey("protocols.id")),
-    Column("condition_type", String(50), nullable=False),
-    Column("threshold_value", Float),
-    Column("is_active", Boolean, nullable=False, server_default="1"),
-    Column("created_at", DateTime(timezone=True), server_default=func.now()),
-    Column("rule", Text),  # the whole rule as JSON (design.md "Alerts"); the columns above index it
-    Index("ix_user_alerts_user", "user_id"),
 )
 
 # Chain data, written by the ingest pipeline. Every row derived from a block carries its number so a
@@ -172,7 +159,3 @@ events = Table(
     Index("ix_events_address", "chain", "address", "block_number"),
 )
 
-
-import onchain.accounts.tables  # noqa: E402  (registers the account tables on this metadata)
-import onchain.alerts.tables  # noqa: E402  (registers the alert tables on this metadata)
-import onchain.analytics.mev.tables  # noqa: E402, F401  (registers the MEV findings table on this metadata)

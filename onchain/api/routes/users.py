@@ -132,7 +132,7 @@ async def usage(principal: Caller, accounts: AccountsDep, decision: RateDecision
         )
     alerts = None
     if principal.user_id is not None:
-        alerts = CountOut(limit=tier.alerts, used=await accounts.store.active_alert_count(principal.user_id))
+        alerts = CountOut(limit=tier.alerts, used=await accounts.active_alert_count(principal.user_id))
     return UsageOut(
         authenticated=principal.authenticated,
         limits=TierOut(**tier.to_json()),

@@ -1,7 +1,9 @@
 """Alembic environment: runs on a connection handed over by `onchain.storage.migrate`.
 
 `alembic -c onchain/storage/migrations/alembic.ini upgrade head` also works when `sqlalchemy.url`
-is given with `-x url=...`; the usual way is `onchain db upgrade`.
+is given with `-x url=...`; the usual way is `onchain db upgrade`. The revisions themselves spell their
+tables out; `target_metadata` (every feature's tables, gathered by `onchain.schema`) serves autogenerate
+and comparisons. Alembic runs this file by path; no module of `onchain.storage` imports it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from onchain.storage.tables import metadata
+from onchain.schema import metadata
 
 config = context.config
 

@@ -19,12 +19,11 @@ from sqlalchemy import func, select
 from onchain.accounts.service import AccountsService
 from onchain.alerts.rules import Firing
 from onchain.alerts.store import AlertRecord, AlertStore
-from onchain.alerts.tables import alert_state
+from onchain.alerts.tables import alert_state, user_alerts
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
 from onchain.storage.store import Store
-from onchain.storage.tables import user_alerts
 from tests.integration.api.conftest import serving
 
 

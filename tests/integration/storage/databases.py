@@ -12,8 +12,8 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from onchain.schema import metadata
 from onchain.storage import Store
-from onchain.storage.tables import metadata
 
 
 @asynccontextmanager

@@ -7,9 +7,9 @@ import uuid
 
 from sqlalchemy import func, select
 
+from onchain.alerts.tables import user_alerts
 from onchain.storage import Store
 from onchain.storage.locks import lock_owner
-from onchain.storage.tables import user_alerts
 
 
 async def _insert_below(store: Store, owner: str, limit: int) -> bool:

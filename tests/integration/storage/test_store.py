@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from onchain.domain.chain import BlockBundle
 from onchain.domain.events import Event
 from onchain.errors import StorageError
+from onchain.schema import metadata
 from onchain.storage import BlockWrite, Cursor, PoolRecord, Store, TokenRecord
 from onchain.storage.migrate import current_revision, head_revision
-from onchain.storage.tables import events, metadata, protocol_metrics, protocols, transactions
+from onchain.storage.tables import events, protocol_metrics, protocols, transactions
 from tests.integration.storage.databases import dump
 from tests.unit.ingest.bundles import etl_bundles, synthetic_chain
 
