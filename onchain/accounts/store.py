@@ -7,23 +7,19 @@ can only ever reach its own rows; "not yours" and "does not exist" look the same
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
-import asyncpg
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onchain.accounts.tables import api_keys, audit_log, user_preferences, users
-from onchain.errors import ConflictError, StorageError
+from onchain.errors import ConflictError
+from onchain.storage.database import transaction
 from onchain.storage.locks import lock_owner
-
-_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
 class Conflict(ConflictError):
@@ -111,15 +107,9 @@ class AccountStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.begin() as connection:
-                yield connection
-        except IntegrityError as exc:
-            raise Conflict(f"{what}: {exc.orig}") from exc
-        except _DB_ERRORS as exc:
-            raise StorageError(f"{what} failed: {exc}") from exc
+    def _transaction(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A unique value already taken is a Conflict; other database failures are StorageError."""
+        return transaction(self.engine, what, conflict=lambda exc: Conflict(f"{what}: {exc.orig}"))
 
     # ---- users --------------------------------------------------------------------------------------
 

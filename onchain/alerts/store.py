@@ -11,33 +11,30 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
 from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onchain.alerts.rules import Firing, Rule, RuleIn, build_rule
 from onchain.alerts.signing import new_secret
 from onchain.alerts.tables import alert_deliveries, alert_delivery_attempts, alert_firings, alert_state, user_alerts
 from onchain.bus.base import encode
-from onchain.errors import DeniedError, StorageError
+from onchain.errors import DeniedError
+from onchain.storage.database import transaction
 from onchain.storage.locks import lock_owner
 from onchain.storage.tables import protocols
 
 log = logging.getLogger(__name__)
 
-_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
@@ -168,13 +165,8 @@ class AlertStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.begin() as connection:
-                yield connection
-        except _DB_ERRORS as exc:
-            raise StorageError(f"{what} failed: {exc}") from exc
+    def _transaction(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        return transaction(self.engine, what)
 
     # ---- rules --------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from onchain.codec import dumps
 from onchain.errors import ConfigError, OnchainError, RpcError, StorageError, UnknownChainError
 from onchain.outage import one_line
-from onchain.storage.store import DATABASE_FAILURES
+from onchain.storage.database import DATABASE_FAILURES
 
 STORAGE_FAILURES = (StorageError, *DATABASE_FAILURES)
 

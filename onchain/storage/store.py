@@ -13,27 +13,21 @@ records; other layers needing their own queries use `store.engine` with the tabl
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy import Index, Row, delete, event, func, select, update
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Index, Row, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from onchain.codec import decode_args, encode_args
 from onchain.domain.events import Event
-from onchain.errors import ConfigError, StorageError
-from onchain.storage import migrate
+from onchain.errors import StorageError
+from onchain.storage import database, migrate
 from onchain.storage.bulk import insert_rows, upsert_ignore
 from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, PreparedBlocks, TokenRecord
-from onchain.storage.sqlite_loader import CONNECTION_PRAGMAS, SqliteLoader, Statement
+from onchain.storage.sqlite_loader import SqliteLoader, Statement
 from onchain.storage.tables import (
     blocks,
     chains,
@@ -45,14 +39,7 @@ from onchain.storage.tables import (
 )
 from onchain.storage.tables import tokens as tokens_table
 
-# OverflowError: a value the driver cannot bind (an integer beyond the column's 64 bits).
-_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError, OverflowError)
-# What a database driver raises when the database refuses or cannot answer (dropped, unreachable, its
-# connections terminated, the file gone), wherever it escapes unwrapped: the same failure as StorageError.
-DATABASE_FAILURES = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, ConnectionError)
 _INT64_MAX = 2**63 - 1
-# Page size of new SQLite files (measured on 170k event rows, insert + index build: 16 KiB best, 4 KiB worst).
-_SQLITE_PAGE_SIZE = 16384
 
 # Every table whose rows derive from a block, with the column naming that block, in deletion order.
 _BY_BLOCK = (
@@ -104,71 +91,6 @@ _BLOCK_COLUMNS = (
     "log_count",
     "event_count",
 )
-
-
-def _async_driver(url: URL) -> URL:
-    """`sqlite:///x.db` and `postgres(ql)://...` name the async drivers we ship (aiosqlite, asyncpg)."""
-    backend, _, driver = url.drivername.partition("+")
-    if backend == "sqlite" and driver != "aiosqlite":
-        return url.set(drivername="sqlite+aiosqlite")
-    if backend in ("postgres", "postgresql") and driver != "asyncpg":
-        return url.set(drivername="postgresql+asyncpg")
-    return url
-
-
-def _database_url(url: str) -> URL:
-    """The configured URL naming our async driver; ConfigError for anything but SQLite or PostgreSQL.
-
-    An unparsable URL is not echoed: it may hold a password in a place the parser did not recognise.
-    """
-    try:
-        parsed = _async_driver(make_url(url))
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigError(
-            "the database URL is not a URL (expected sqlite:///path/to/file.db or postgresql://user@host/name)"
-        ) from exc
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ConfigError(
-            f"unsupported database {parsed.render_as_string()}: only sqlite:// and postgresql:// are supported"
-        )
-    return parsed
-
-
-def _reason(exc: BaseException) -> str:
-    """What the driver said, on one line (SQLAlchemy wraps it with its class name and a link to its docs)."""
-    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(original).strip().splitlines()
-    return lines[0] if lines else type(original).__name__
-
-
-def _engine_for(url: str) -> AsyncEngine:
-    """An async engine; for SQLite, creates the file's directory and sets WAL and busy-timeout pragmas."""
-    parsed = _database_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True)
-    database = parsed.database or ""
-    in_memory = database in ("", ":memory:")
-    if not in_memory:
-        folder = Path(database).expanduser().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create the database folder {folder}: {exc.strerror or exc}") from exc
-    engine = create_async_engine(parsed, poolclass=StaticPool) if in_memory else create_async_engine(parsed)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # Takes effect only while the file is still empty (a no-op on existing databases): 16 KiB pages make
-        # bulk inserts and index builds cheaper than the 4 KiB default (fewer page splits and page writes).
-        cursor.execute(f"PRAGMA page_size={_SQLITE_PAGE_SIZE}")
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        for pragma in CONNECTION_PRAGMAS:
-            cursor.execute(pragma)
-        cursor.close()
-
-    return engine
 
 
 def _hex_int(value: int | None) -> str | None:
@@ -287,7 +209,7 @@ class Store:
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
         """Connect and (by default) apply pending migrations, so a fresh database is ready to use."""
-        engine = _engine_for(url)
+        engine = database.engine_for(url)
         store = cls(engine)
         if migrate_schema:
             try:
@@ -303,8 +225,8 @@ class Store:
         """Apply pending migrations; the revision the database is at afterwards (StorageError if it cannot)."""
         try:
             return await migrate.upgrade(self.engine)
-        except _DB_ERRORS as exc:
-            raise StorageError(f"cannot migrate {self.engine.url.render_as_string()}: {_reason(exc)}") from exc
+        except database.DATABASE_ERRORS as exc:
+            raise StorageError(f"cannot migrate {self.engine.url.render_as_string()}: {database.reason(exc)}") from exc
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -315,31 +237,14 @@ class Store:
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
-        """One transaction; any database failure rolls it back and surfaces as StorageError."""
-        try:
-            async with self.engine.begin() as connection:
-                yield connection
-        except _DB_ERRORS as exc:
-            raise StorageError(f"{what} failed: {exc}") from exc
-
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.engine.connect() as connection:
-                yield connection
-        except _DB_ERRORS as exc:
-            raise StorageError(f"read failed: {exc}") from exc
-
     def transaction(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
-        """`_transaction` for edge modules beside the store (metric series), so their failures are
-        StorageError too: one kind of database failure for the API (503) and the loops to handle."""
-        return self._transaction(what)
+        """One transaction (`database.transaction`), for the store and edge modules beside it (metric
+        series), so their failures are StorageError too."""
+        return database.transaction(self.engine, what)
 
     def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """`_reading` for edge modules beside the store."""
-        return self._reading()
+        """A read connection (`database.reading`), for the store and edge modules beside it."""
+        return database.reading(self.engine)
 
     # ---- writes -------------------------------------------------------------------------------------
 
@@ -350,7 +255,7 @@ class Store:
         Writes, reads and every guarantee stay the same meanwhile; only reads by address are slower
         until the index is back. A process killed inside gets them back at its next `Store.open`.
         """
-        async with self._transaction("dropping lookup indexes") as connection:
+        async with self.transaction("dropping lookup indexes") as connection:
             for index in _LOOKUP_INDEXES:
                 await connection.execute(DropIndex(index, if_exists=True))
         try:
@@ -382,14 +287,14 @@ class Store:
 
     async def build_lookup_indexes(self) -> None:
         """Create the lookup indexes that are missing (none, unless a load dropped them)."""
-        async with self._transaction("building lookup indexes") as connection:
+        async with self.transaction("building lookup indexes") as connection:
             for index in _LOOKUP_INDEXES:
                 await connection.execute(CreateIndex(index, if_not_exists=True))
 
     async def holds_fewer_events_than(self, count: int) -> bool:
         """Whether fewer than `count` events are stored (reads at most `count` rows, on any backend)."""
         held = select(func.count()).select_from(select(events.c.chain).limit(count).subquery())
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             return int((await connection.execute(held)).scalar_one()) < count
 
     async def write_blocks(self, batch: Sequence[BlockWrite], tokens: Sequence[TokenRecord] = ()) -> Cursor | None:
@@ -503,7 +408,7 @@ class Store:
             (number, block_hash), = await self._loader.run(what, prepared.loader_request)
             return Cursor(chain, number, block_hash)
         last = prepared.last
-        async with self._transaction(what) as connection:
+        async with self.transaction(what) as connection:
             await self._delete_blocks(connection, chain, numbers)
             await upsert_ignore(connection, chains, [{"name": chain, "chain_id": None}], ("name",))
             await insert_rows(connection, blocks, _BLOCK_COLUMNS, prepared.block_rows)
@@ -541,7 +446,7 @@ class Store:
 
         Returns the new cursor; None when block `number` itself is not stored (the cursor is then removed).
         """
-        async with self._transaction(f"rolling back {chain} after {number}") as connection:
+        async with self.transaction(f"rolling back {chain} after {number}") as connection:
             for table, column in _BY_BLOCK:
                 await connection.execute(delete(table).where(table.c.chain == chain, column > number))
             metrics = protocol_metrics.c
@@ -557,7 +462,7 @@ class Store:
 
     async def set_chain_id(self, chain: str, chain_id: int | None) -> None:
         """Record a chain's numeric id (the registry's), creating the chain row if needed."""
-        async with self._transaction(f"saving chain {chain}") as connection:
+        async with self.transaction(f"saving chain {chain}") as connection:
             await upsert_ignore(connection, chains, [{"name": chain, "chain_id": chain_id}], ("name",))
             await connection.execute(update(chains).where(chains.c.name == chain).values(chain_id=chain_id))
 
@@ -567,7 +472,7 @@ class Store:
         if not rows:
             return 0
         table = tokens_table
-        async with self._transaction("saving tokens") as connection:
+        async with self.transaction("saving tokens") as connection:
             for chain in {row["chain"] for row in rows}:
                 addresses = [row["address"] for row in rows if row["chain"] == chain]
                 for start in range(0, len(addresses), 500):
@@ -592,7 +497,7 @@ class Store:
             }
             for p in records
         ]
-        async with self._transaction("saving pools") as connection:
+        async with self.transaction("saving pools") as connection:
             await upsert_ignore(connection, pools, rows, ("chain", "address"))
         return len(rows)
 
@@ -600,25 +505,25 @@ class Store:
 
     async def cursor(self, chain: str) -> Cursor | None:
         """The last committed block of `chain`, None before the first write."""
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             row = (await connection.execute(select(cursors).where(cursors.c.chain == chain))).one_or_none()
         return None if row is None else Cursor(row.chain, row.block_number, row.block_hash)
 
     async def block_hash(self, chain: str, number: int) -> str | None:
         query = select(blocks.c.hash).where(blocks.c.chain == chain, blocks.c.number == number)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             return (await connection.execute(query)).scalar_one_or_none()
 
     async def block_hashes(self, chain: str, low: int, high: int) -> dict[int, str]:
         """Stored hashes of blocks `low..high` inclusive, by number (missing numbers are absent)."""
         in_range = (blocks.c.chain == chain) & blocks.c.number.between(low, high)
         query = select(blocks.c.number, blocks.c.hash).where(in_range)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             return {number: block_hash for number, block_hash in await connection.execute(query)}
 
     async def latest_block(self, chain: str) -> BlockRecord | None:
         """The highest stored block of `chain` (its head as far as we know)."""
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             row = (
                 await connection.execute(
                     select(blocks).where(blocks.c.chain == chain).order_by(blocks.c.number.desc()).limit(1)
@@ -628,7 +533,7 @@ class Store:
 
     async def heads(self) -> dict[str, BlockRecord]:
         """The highest stored block of every chain, by chain name."""
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             top = select(blocks.c.chain, func.max(blocks.c.number).label("number")).group_by(blocks.c.chain).subquery()
             rows = (
                 await connection.execute(
@@ -644,7 +549,7 @@ class Store:
             query = query.where(blocks.c.number >= from_block)
         if to_block is not None:
             query = query.where(blocks.c.number <= to_block)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             rows = (await connection.execute(query.order_by(blocks.c.number))).all()
         return [_block_record(row) for row in rows]
 
@@ -687,7 +592,7 @@ class Store:
         query = query.order_by(*(column.desc() for column in order) if newest_first else order)
         if limit is not None:
             query = query.limit(limit)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             rows = (await connection.execute(query)).all()
         return [_event(row) for row in rows]
 
@@ -696,7 +601,7 @@ class Store:
         query = select(events.c.family, events.c.name, func.count()).group_by(events.c.family, events.c.name)
         if chain is not None:
             query = query.where(events.c.chain == chain)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             rows = (await connection.execute(query)).all()
         return {f"{family}.{name}": count for family, name, count in rows}
 
@@ -707,13 +612,13 @@ class Store:
             query = query.where(pools.c.chain == chain)
         if protocol is not None:
             query = query.where(pools.c.protocol == protocol)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             rows = (await connection.execute(query.order_by(pools.c.chain, pools.c.address))).all()
         return [_pool_record(row) for row in rows]
 
     async def pool(self, chain: str, address: str) -> PoolRecord | None:
         query = select(pools).where(pools.c.chain == chain, pools.c.address == address.lower())
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             row = (await connection.execute(query)).one_or_none()
         return None if row is None else _pool_record(row)
 
@@ -721,20 +626,20 @@ class Store:
         query = select(tokens_table)
         if chain is not None:
             query = query.where(tokens_table.c.chain == chain)
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             rows = (await connection.execute(query.order_by(tokens_table.c.chain, tokens_table.c.address))).all()
         return [TokenRecord(row.chain, row.address, row.symbol, row.decimals, row.name) for row in rows]
 
     async def token(self, chain: str, address: str) -> TokenRecord | None:
         query = select(tokens_table).where(tokens_table.c.chain == chain, tokens_table.c.address == address.lower())
-        async with self._reading() as connection:
+        async with self.reading() as connection:
             row = (await connection.execute(query)).one_or_none()
         return None if row is None else TokenRecord(row.chain, row.address, row.symbol, row.decimals, row.name)
 
     async def ping(self) -> bool:
         """True when the database answers (for /health)."""
         try:
-            async with self._reading() as connection:
+            async with self.reading() as connection:
                 await connection.execute(select(1))
         except StorageError:
             return False

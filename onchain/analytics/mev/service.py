@@ -28,16 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onchain.analytics.mev.arbitrages import get_arbitrages
@@ -50,7 +47,7 @@ from onchain.bus.base import Bus, BusError
 from onchain.codec import decode_args, encode_args
 from onchain.domain.chain import MAX_BLOCK_NUMBER
 from onchain.domain.topics import MEV
-from onchain.errors import StorageError
+from onchain.storage.database import reading
 from onchain.storage.records import BlockWrite
 from onchain.storage.store import Store
 from onchain.storage.tables import blocks
@@ -71,7 +68,6 @@ _INDEXED = {"sandwich": ("frontrun_tx", "searcher"), "arbitrage": ("tx", "search
             "liquidation": ("tx", "liquidator"), "jit": ("mint_tx", "searcher")}
 # A finding's order within its block and kind is an INTEGER column.
 MAX_POSITION = 2**31 - 1
-_DB_ERRORS = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
 def detect(write: BlockWrite) -> BlockMev:
@@ -221,13 +217,8 @@ class MevService:
             self.stats.publish_failures += 1
             log.warning("%s: publishing MEV of block %d failed: %s", chain, mev["block"], exc)
 
-    @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self.store.engine.begin() as connection:
-                yield connection
-        except _DB_ERRORS as exc:
-            raise StorageError(f"{what} failed: {exc}") from exc
+    def _transaction(self, what: str) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.store.transaction(what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,11 +274,8 @@ async def read_findings(
     if after is not None:
         query = query.where(tuple_(*order) > tuple_(after.block, after.chain, after.kind, after.position))
     query = query.order_by(*order).limit(limit + 1)
-    try:
-        async with store.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-    except _DB_ERRORS as exc:
-        raise StorageError(f"reading MEV findings failed: {exc}") from exc
+    async with reading(store.engine, "reading MEV findings") as connection:
+        rows = (await connection.execute(query)).all()
     page = rows[:limit]
     findings = [
         {"chain": row.chain, "block": row.block_number, "timestamp": row.timestamp, "kind": row.kind,
