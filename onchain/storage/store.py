@@ -41,13 +41,18 @@ from onchain.storage.tables import tokens as tokens_table
 
 _INT64_MAX = 2**63 - 1
 
-# Every table whose rows derive from a block, with the column naming that block, in deletion order.
+# Per-block tables, each with the column naming its block, in deletion order. A rollback deletes the rows
+# of both groups above the ancestor, by chain and that column. Tables of features built on blocks (MEV
+# findings) reference `blocks` with ON DELETE CASCADE instead, so whatever deletes a block deletes them.
+# Written with their blocks: rewriting a range (re-ingest) deletes and rewrites these too.
 _BY_BLOCK = (
     (events, events.c.block_number),
     (transactions, transactions.c.block_number),
     (blocks, blocks.c.number),
     (pools, pools.c.created_block),
 )
+# Computed later from stored blocks (metric points): a rewrite leaves them, a rollback removes them.
+_DERIVED_BY_BLOCK = ((protocol_metrics, protocol_metrics.c.block_number),)
 
 # Indexes only reads use (events by emitting address): inserting into one costs more than the row itself
 # (the addresses land all over it), building it once over a loaded table a fraction. `deferred_indexes`.
@@ -447,11 +452,8 @@ class Store:
         Returns the new cursor; None when block `number` itself is not stored (the cursor is then removed).
         """
         async with self.transaction(f"rolling back {chain} after {number}") as connection:
-            for table, column in _BY_BLOCK:
+            for table, column in (*_BY_BLOCK, *_DERIVED_BY_BLOCK):
                 await connection.execute(delete(table).where(table.c.chain == chain, column > number))
-            metrics = protocol_metrics.c
-            stale = (metrics.chain == chain) & (metrics.block_number > number)
-            await connection.execute(delete(protocol_metrics).where(stale))
             kept_query = select(blocks.c.hash).where(blocks.c.chain == chain, blocks.c.number == number)
             kept = (await connection.execute(kept_query)).scalar_one_or_none()
             if kept is None:
