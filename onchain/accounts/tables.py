@@ -1,4 +1,5 @@
-"""Account tables, on the storage layer's MetaData so one Alembic history creates every table.
+"""Account tables, owned by this feature, on the storage layer's MetaData; `onchain.schema` gathers
+every feature's tables for the one Alembic history.
 
 - `users`: who owns keys, alerts and preferences, with their tier. JWT subjects become users here the
   first time they create a key or save preferences.

@@ -1,4 +1,5 @@
-"""Alert tables, on the storage layer's MetaData so one Alembic history creates every table.
+"""Alert tables, owned by this feature, on the storage layer's MetaData; `onchain.schema` gathers
+every feature's tables for the one Alembic history.
 
 - `user_alerts`: the seed's rules table, each rule whole as JSON in `rule` (the other columns index it);
 - `alert_state`: per-rule secrets and the last firing time (so cooldowns survive restarts);

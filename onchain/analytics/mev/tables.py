@@ -1,4 +1,5 @@
-"""MEV findings table, on the storage layer's MetaData so one Alembic history creates every table.
+"""MEV findings table, owned by this feature, on the storage layer's MetaData; `onchain.schema` gathers
+every feature's tables for the one Alembic history.
 
 One row per finding (sandwich, arbitrage or liquidation) of one stored block. `data` is the finding
 in the shape `onchain mev inspect` prints (JSON, integers exact); the other columns index it.
