@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from onchain.codec import dumps
 from onchain.domain.events import Event
 from onchain.domain.topics import (
     BlockStored,
@@ -12,7 +13,6 @@ from onchain.domain.topics import (
     event_from_dict,
     event_to_dict,
 )
-from onchain.storage.codec import dumps
 
 SWAP = Event(
     chain="ethereum",
