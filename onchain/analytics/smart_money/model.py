@@ -5,6 +5,9 @@ next window is positive. Training splits by time (the newest windows are the tes
 in fitting), so the reported AUC and precision at k are out of sample. Each score is explained by
 the features that move it most: every feature in turn is set to its training median and the
 change in the predicted probability is that feature's contribution.
+
+scikit-learn and joblib are imported inside the functions that fit, measure, save and load: importing
+this module (as the API and every command do through the analytics service) stays cheap.
 """
 
 from __future__ import annotations
@@ -17,10 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import roc_auc_score
 
 from onchain.analytics.smart_money.features import FEATURES, Sample, WalletFeatures
 from onchain.errors import InputError
@@ -152,6 +152,8 @@ def auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     """ROC AUC, or None when only one class is present."""
     if len(set(labels)) < 2:
         return None
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(labels, scores))
 
 
@@ -160,6 +162,8 @@ def fit(samples: Sequence[Sample], *, seed: int = 0, trees: int = 300) -> Any:
     labels = [s.label for s in samples]
     if len(set(labels)) < 2:
         raise InputError("training needs both profitable and unprofitable wallets in its windows")
+    from sklearn.ensemble import RandomForestClassifier
+
     estimator = RandomForestClassifier(n_estimators=trees, min_samples_leaf=3, class_weight="balanced",
                                        random_state=seed, n_jobs=1)
     estimator.fit(np.asarray([s.features for s in samples], dtype=float), labels)
@@ -211,6 +215,8 @@ class ModelStore:
         model.version = (self.versions() or [0])[-1] + 1
         path = self.directory / f"smart-money-v{model.version}.joblib"
         partial = path.with_suffix(".partial")
+        import joblib
+
         joblib.dump(model, partial)
         partial.replace(path)
         return path
@@ -223,6 +229,8 @@ class ModelStore:
         path = self.directory / f"smart-money-v{wanted}.joblib"
         if not path.exists():
             return None
+        import joblib  # unpickling the forest imports scikit-learn here, in the process that scores
+
         model = joblib.load(path)
         if not isinstance(model, SmartMoneyModel):
             raise InputError(f"{path} does not hold a smart-money model")
