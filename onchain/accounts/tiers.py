@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from onchain.accounts.tier_names import TIER_NAMES as TIER_NAMES  # re-exported: the service reads it here
 from onchain.alerts.rules import MAX_CHANNELS, MAX_CONDITIONS
 from onchain.errors import ConfigError
-
-TIER_NAMES: tuple[str, ...] = ("free", "basic", "pro", "enterprise")
 
 ANALYTICS = "analytics"
 IP_ALLOWLIST = "ip_allowlist"

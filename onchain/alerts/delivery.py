@@ -24,11 +24,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import aiosmtplib
-import httpx
 
 from onchain.alerts import signing
 from onchain.alerts.store import DEAD, DELIVERED, PENDING, AlertStore, AttemptResult, DeliveryJob
@@ -38,6 +37,9 @@ from onchain.config import Settings
 from onchain.domain.topics import ALERTS, UserAlert
 from onchain.errors import StorageError
 from onchain.outage import OutageLog
+
+if TYPE_CHECKING:
+    import httpx  # the sender is handed its client; importing the API (which reads this module) needs no httpx
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,8 @@ class WebhookSender:
         self.clock = clock
 
     async def send(self, job: DeliveryJob) -> AttemptResult:
+        import httpx  # loaded already: it made self.client
+
         timer = _Timer(self.clock)
         url = job.target or ""
         if not job.webhook_secret:

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
@@ -35,6 +34,9 @@ from onchain.api.ws_hub import Hub
 from onchain.api.ws_sinks import RawSendMiddleware
 from onchain.chains.registry import ChainRegistry
 from onchain.config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -178,7 +180,12 @@ def create_app(
 
 
 def uvicorn_config(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> uvicorn.Config:
-    """How to serve the app: no WebSocket compression, so every client can share one frame's bytes."""
+    """How to serve the app: no WebSocket compression, so every client can share one frame's bytes.
+
+    uvicorn is imported here, by the processes that serve, not by everything that imports the app.
+    """
+    import uvicorn
+
     defaults: dict[str, Any] = {
         "ws_per_message_deflate": False,
         "ws_max_size": 1 << 20,

@@ -1,28 +1,25 @@
-"""`onchain analytics train` and `onchain analytics evaluate`: the smart-money model, fitted and measured."""
+"""`onchain analytics train` and `onchain analytics evaluate`: the smart-money model, fitted and measured.
+
+The analytics, devnet, storage and scikit-learn modules are imported inside the functions that use them,
+so `onchain --help` and every other command start without them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from onchain.analytics.scenario import Evaluation, ScenarioConfig, evaluate, run_scenario
-from onchain.analytics.service import model_store
-from onchain.analytics.smart_money.features import build_samples, windows
-from onchain.analytics.smart_money.liquidity import LP_KINDS, liquidity_from_events
-from onchain.analytics.smart_money.model import SmartMoneyModel, train
-from onchain.analytics.smart_money.trades import fold_prices, pool_tokens, trades_from_events
 from onchain.cli import app
-from onchain.config import Settings, load_settings
-from onchain.domain.chain import Block
 from onchain.errors import InputError
-from onchain.metrics.pools import TokenSpec
-from onchain.metrics.service import MARKET_KINDS, MarketService
-from onchain.protocols.tokens import TokenDirectory
-from onchain.storage.store import Store
+
+if TYPE_CHECKING:
+    from onchain.analytics.scenario import Evaluation, ScenarioConfig
+    from onchain.analytics.smart_money.model import SmartMoneyModel
+    from onchain.config import Settings
 
 analytics_app = typer.Typer(help="Smart-money model: train it, evaluate it on planted traders.",
                             no_args_is_help=True)
@@ -55,6 +52,16 @@ def _print_model(model: SmartMoneyModel, path: Path) -> None:
 
 async def _stored_model(settings: Settings, chain: str | None, window: int, horizon: int) -> SmartMoneyModel:
     """Fit on the configured database: its blocks folded through the market for prices, its swaps as trades."""
+    from onchain.analytics.smart_money.features import build_samples, windows
+    from onchain.analytics.smart_money.liquidity import LP_KINDS, liquidity_from_events
+    from onchain.analytics.smart_money.model import train
+    from onchain.analytics.smart_money.trades import fold_prices, pool_tokens, trades_from_events
+    from onchain.domain.chain import Block
+    from onchain.metrics.pools import TokenSpec
+    from onchain.metrics.service import MARKET_KINDS, MarketService
+    from onchain.protocols.tokens import TokenDirectory
+    from onchain.storage.store import Store
+
     store = await Store.open(settings.resolved_database_url)
     try:
         heads = await store.heads()
@@ -98,12 +105,16 @@ async def _stored_model(settings: Settings, chain: str | None, window: int, hori
 
 
 def _scenario_config(blocks: int, informed: bool, seed: int) -> ScenarioConfig:
+    from onchain.analytics.scenario import ScenarioConfig
+
     if blocks < 60:
         raise InputError("a scenario needs at least 60 blocks (three windows to train on, some to score)")
     return ScenarioConfig(blocks=blocks, informed_behaviour=informed, seed=seed)
 
 
 def _scenario_evaluation(config: ScenarioConfig, window: int, horizon: int) -> Evaluation:
+    from onchain.analytics.scenario import evaluate, run_scenario
+
     data = asyncio.run(run_scenario(config))
     evaluation = evaluate(data, window=window, horizon=horizon)
     evaluation.model.trained_on = {"source": "devnet scenario", "informed_behaviour": config.informed_behaviour,
@@ -126,6 +137,9 @@ def train_command(
 ) -> None:
     """Retrain the smart-money model, store it as the next version, and print AUC, precision at k and
     the feature importances (out of sample: the newest windows are held out)."""
+    from onchain.analytics.service import model_store
+    from onchain.config import load_settings
+
     settings = load_settings()
     evaluation = None
     if scenario:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from onchain.chains import ChainRegistry
 from onchain.cli import app
-from onchain.config import load_settings
 
 
 @app.command("chains")
 def chains_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the EVM chains this platform knows (id, name, native coin, block time, RPC endpoints)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from onchain.chains import ChainRegistry
+    from onchain.config import load_settings
+
     registry = ChainRegistry.load(load_settings())
     if as_json:
         typer.echo(json.dumps([chain.to_json() for chain in registry], indent=1))

@@ -5,6 +5,9 @@ each block with swaps, liquidity changes and oracle updates; the devnet is follo
 source and pipeline as any chain (newHeads over WebSocket, decode, store, publish), and the API serves
 what is stored on `--port`. Each start uses a fresh database for the devnet chain, since every start
 is a new chain that reuses the old block numbers.
+
+The devnet, uvicorn, the services and the store are imported inside the functions that run the demo,
+so the other commands start without them.
 """
 
 from __future__ import annotations
@@ -20,27 +23,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-import uvicorn
 
-from onchain.accounts.redact import redact_credentials_in_logs
-from onchain.bus.base import Subscription
-from onchain.bus.redis import redis_client
 from onchain.cli import app
-from onchain.config import Settings, load_settings
-from onchain.domain.events import Event
-from onchain.domain.topics import EVENTS, EventsBatch
 from onchain.errors import ConfigError
-from onchain.protocols.tokens import TokenInfo
-from onchain.runtime import Runtime
-from onchain.sources.devnet import DEVNET_CHAIN, Deployment, Devnet, DevnetPool
-from onchain.sources.devnet_traffic import TrafficGenerator
-from onchain.sources.jsonrpc import JsonRpcClient
-from onchain.sources.rpc import RpcSource
-from onchain.storage.records import TokenRecord
 
 if TYPE_CHECKING:
     from onchain.alerts.service import AlertService
     from onchain.analytics.service import AnalyticsService
+    from onchain.bus.base import Subscription
+    from onchain.config import Settings
+    from onchain.domain.events import Event
+    from onchain.runtime import Runtime
+    from onchain.sources.devnet import Deployment, Devnet, DevnetPool
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +65,9 @@ def demo_command(
     Ingests the devnet into a fresh database (./data/demo.db unless ONCHAIN_DATABASE_URL is set) and
     serves the API on --host/--port. Ctrl-C stops everything, anvil included.
     """
+    from onchain.accounts.redact import redact_credentials_in_logs
+    from onchain.config import load_settings
+
     options = DemoOptions(host, port, block_time, tx_per_block, seed, quiet)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -111,6 +108,9 @@ def check_port_free(host: str, port: int) -> None:
 
 async def run_demo(settings: Settings, options: DemoOptions) -> None:
     """Run until cancelled (Ctrl-C) or until the API server stops; always stops anvil."""
+    from onchain.runtime import Runtime
+    from onchain.sources.devnet import Devnet
+
     check_port_free(options.host, options.port)
     remove_demo_database(settings)
     async with Devnet(mining="interval", block_time=options.block_time) as devnet:
@@ -124,6 +124,10 @@ async def run_demo(settings: Settings, options: DemoOptions) -> None:
 
 async def _register_devnet(runtime: Runtime, deployment: Deployment) -> None:
     """Forget any devnet chain stored before (a configured database outlives devnets); know its tokens."""
+    from onchain.protocols.tokens import TokenInfo
+    from onchain.sources.devnet import DEVNET_CHAIN
+    from onchain.storage.records import TokenRecord
+
     await runtime.store.rollback_after(DEVNET_CHAIN, -1)
     tokens = list(deployment.tokens.values())
     for token in tokens:
@@ -139,6 +143,7 @@ async def _serve(
     from onchain.alerts.service import AlertService
     from onchain.analytics.mev.service import market_value_usd
     from onchain.analytics.service import AnalyticsService
+    from onchain.bus.redis import redis_client
     from onchain.metrics.service import MarketService
 
     redis = redis_client(settings.redis_url) if settings.redis_url else None
@@ -172,7 +177,13 @@ async def _run(
     alerts: AlertService,
 ) -> None:
     """Ingest, API, traffic (and the block printer) side by side until one of them ends or we are cancelled."""
+    import uvicorn
+
     from onchain.api.app import create_app, uvicorn_config
+    from onchain.sources.devnet import DEVNET_CHAIN
+    from onchain.sources.devnet_traffic import TrafficGenerator
+    from onchain.sources.jsonrpc import JsonRpcClient
+    from onchain.sources.rpc import RpcSource
 
     client = JsonRpcClient([devnet.rpc_url])
     ws_url = devnet.rpc_url.replace("http://", "ws://", 1)
@@ -263,9 +274,14 @@ class BlockPrinter:
 
     @classmethod
     async def subscribe(cls, runtime: Runtime, deployment: Deployment) -> BlockPrinter:
+        from onchain.domain.topics import EVENTS
+
         return cls(deployment, await runtime.bus.subscribe(EVENTS))
 
     async def run(self) -> None:
+        from onchain.domain.topics import EventsBatch
+        from onchain.sources.devnet import DEVNET_CHAIN
+
         async for message in self.events:
             payload = message.json()
             if payload.get("chain") != DEVNET_CHAIN:

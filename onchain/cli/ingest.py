@@ -1,4 +1,8 @@
-"""`onchain replay`, `onchain ingest` and `onchain db upgrade`: data in through the one pipeline."""
+"""`onchain replay`, `onchain ingest` and `onchain db upgrade`: data in through the one pipeline.
+
+The pipeline, storage and source modules are imported inside the commands, so `onchain --help` and
+the other commands start without SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,16 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from onchain.chains import ChainRegistry
 from onchain.cli import app
-from onchain.config import Settings, load_settings
-from onchain.ingest.pacing import Paced
-from onchain.ingest.pipeline import IngestStats
-from onchain.runtime import Runtime
-from onchain.sources.base import Source
-from onchain.storage.store import Store
+
+if TYPE_CHECKING:
+    from onchain.config import Settings
+    from onchain.ingest.pipeline import IngestStats
+    from onchain.sources.base import Source
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -28,6 +28,9 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade_command() -> None:
     """Apply pending migrations to the configured database (ONCHAIN_DATABASE_URL, default ./data/onchain.db)."""
+    from onchain.config import load_settings
+    from onchain.storage.store import Store
+
     settings = load_settings()
 
     async def upgrade() -> str | None:
@@ -57,6 +60,8 @@ def replay_command(
 
     Replaying a recording again rewrites the same rows: the database ends as after one replay.
     """
+    from onchain.config import load_settings
+
     if max_speed and speed is not None:
         raise typer.BadParameter("give --speed or --max, not both")
     stats = asyncio.run(_replay(load_settings(), path, chain, None if max_speed else (speed or 1.0)))
@@ -68,6 +73,10 @@ def replay_command(
 
 async def _replay(settings: Settings, path: Path, chain: str, speed: float | None) -> IngestStats:
     """The recording is read and checked whole before the database is opened: a bad file stores nothing."""
+    from onchain.chains import ChainRegistry
+    from onchain.ingest.pacing import Paced
+    from onchain.ingest.pipeline import IngestStats
+    from onchain.runtime import Runtime
     from onchain.sources.replay import ReplaySource
 
     slug = ChainRegistry.load(settings).get(chain).slug
@@ -85,6 +94,9 @@ async def _replay(settings: Settings, path: Path, chain: str, speed: float | Non
 
 
 def _print_summary(stats: IngestStats) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     console.print(
         f"replayed [bold]{stats.blocks}[/] blocks "
@@ -109,6 +121,8 @@ def ingest_command(
 ) -> None:
     """Backfill a block range from the chain's RPC endpoints. Resumable: a rerun continues after the last
     committed block when that block lies inside the range."""
+    from onchain.config import load_settings
+
     if to_block < from_block:
         raise typer.BadParameter("--to-block must not be below --from-block")
     stats = asyncio.run(_ingest(load_settings(), chain, from_block, to_block))
@@ -119,6 +133,10 @@ def ingest_command(
 
 
 async def _ingest(settings: Settings, chain: str, from_block: int, to_block: int) -> IngestStats:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from onchain.runtime import Runtime
+
     async with await Runtime.open(settings) as runtime:
         info = runtime.chains.get(chain)
         source = runtime.live_source(info.slug)

@@ -1,4 +1,8 @@
-"""`onchain keys create|list|revoke`: the operator's way to hand out and withdraw API keys."""
+"""`onchain keys create|list|revoke`: the operator's way to hand out and withdraw API keys.
+
+The accounts service and the store are imported inside the commands, so `onchain --help` and the
+other commands start without SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,16 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from onchain.accounts.allowlist import InvalidCidr
-from onchain.accounts.names import check_name, printable
-from onchain.accounts.service import AccountsService, QuotaError
-from onchain.accounts.tiers import IP_ALLOWLIST, TIER_NAMES
+from onchain.accounts.tier_names import TIER_NAMES
 from onchain.cli import app
-from onchain.config import load_settings
 from onchain.errors import InputError
-from onchain.runtime import open_bus
-from onchain.storage.store import Store
+
+if TYPE_CHECKING:
+    from onchain.accounts.service import AccountsService
 
 keys_app = typer.Typer(help="API keys: create (printed once), list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -31,6 +29,10 @@ T = TypeVar("T")
 
 def _run(work: Callable[[AccountsService], Awaitable[T]]) -> T:
     """Open the configured database (migrating it), run `work` with an accounts service, close."""
+    from onchain.accounts.service import AccountsService
+    from onchain.config import load_settings
+    from onchain.runtime import open_bus
+    from onchain.storage.store import Store
 
     async def main() -> T:
         settings = load_settings()
@@ -61,6 +63,11 @@ def create(
     allow: list[str] = typer.Option([], "--allow", help="CIDR this key may be used from (repeat; enterprise)."),
 ) -> None:
     """Create an API key for USER and print it. It is shown this once; only its hash is stored."""
+    from onchain.accounts.allowlist import InvalidCidr
+    from onchain.accounts.names import check_name
+    from onchain.accounts.service import QuotaError
+    from onchain.accounts.tiers import IP_ALLOWLIST
+
     if tier not in TIER_NAMES:
         raise InputError(f"--tier must be one of {', '.join(TIER_NAMES)}, got {tier!r}")
     check_name("--user", user)
@@ -91,6 +98,11 @@ def list_keys(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Keys (never the keys themselves: id, display prefix, owner, tier, state)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from onchain.accounts.names import printable
 
     async def work(service: AccountsService) -> list[dict[str, object]]:
         owner_id = None

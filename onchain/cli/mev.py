@@ -8,7 +8,6 @@ from typing import Any, NoReturn
 
 import typer
 
-from onchain.analytics.mev import inspect_recorded_block
 from onchain.cli import app
 from onchain.errors import InputError, MalformedResponseError
 
@@ -43,6 +42,8 @@ def inspect_command(
     files: list[Path] = typer.Argument(..., help="Recorded block JSON files (block_number, traces, receipts)."),
 ) -> None:
     """Find sandwiches, arbitrages and liquidations in recorded blocks and print them as JSON."""
+    from onchain.analytics.mev import inspect_recorded_block
+
     blocks = []
     for path in files:
         block = _load(path)

@@ -6,6 +6,8 @@ storage and the bus; `alerts` evaluates alert rules on the bus and works the del
 Redis, as many processes as wanted); `all` (default) does all three. A chain counts as configured
 when onchain.toml has a `[chains.<slug>]` table or `ONCHAIN_<SLUG>_RPC_URLS` is set; with none,
 `serve` serves what is stored, e.g. after `onchain replay`.
+
+uvicorn, the services and the store are imported inside `serve`, so the other commands start without them.
 """
 
 from __future__ import annotations
@@ -15,22 +17,15 @@ import contextlib
 import logging
 import signal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
-from onchain.accounts.redact import redact_credentials_in_logs
-from onchain.alerts.service import AlertService
-from onchain.analytics.mev.service import market_value_usd
-from onchain.analytics.service import AnalyticsService
-from onchain.api import create_app, uvicorn_config
-from onchain.api.deps import EndpointReporter
-from onchain.bus.redis import redis_client
-from onchain.chains.registry import ChainRegistry
 from onchain.cli import app
-from onchain.config import Settings, load_settings
-from onchain.metrics.service import MarketService
-from onchain.runtime import Runtime
+
+if TYPE_CHECKING:
+    from onchain.chains.registry import ChainRegistry
+    from onchain.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +57,17 @@ async def _wait_for_signal() -> None:
 
 
 async def serve(settings: Settings, host: str, port: int, role: Role) -> None:
+    import uvicorn
+
+    from onchain.alerts.service import AlertService
+    from onchain.analytics.mev.service import market_value_usd
+    from onchain.analytics.service import AnalyticsService
+    from onchain.api import create_app, uvicorn_config
+    from onchain.api.deps import EndpointReporter
+    from onchain.bus.redis import redis_client
+    from onchain.metrics.service import MarketService
+    from onchain.runtime import Runtime
+
     async with await Runtime.open(settings) as runtime:
         if role is Role.alerts:
             worker = AlertService(settings, runtime.store, runtime.bus, tokens=runtime.tokens)
@@ -113,6 +119,9 @@ def serve_command(
     role: Role = typer.Option(Role.all, "--role", help="all | api | ingest | alerts"),
 ) -> None:
     """Serve the REST API, /v2/realtime and the dashboard, and follow the configured chains."""
+    from onchain.accounts.redact import redact_credentials_in_logs
+    from onchain.config import load_settings
+
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact_credentials_in_logs()

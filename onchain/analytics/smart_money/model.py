@@ -5,6 +5,9 @@ next window is positive. Training splits by time (the newest windows are the tes
 in fitting), so the reported AUC and precision at k are out of sample. Each score is explained by
 the features that move it most: every feature in turn is set to its training median and the
 change in the predicted probability is that feature's contribution.
+
+NumPy, scikit-learn and joblib are imported inside the functions that fit, score, save and load:
+importing this module (as the API does through the analytics service) stays cheap.
 """
 
 from __future__ import annotations
@@ -16,11 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import joblib
-import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import roc_auc_score
 
 from onchain.analytics.smart_money.features import FEATURES, Sample, WalletFeatures
 from onchain.errors import InputError
@@ -95,6 +93,8 @@ class SmartMoneyModel:
         """Probability of a profitable next window for each feature vector."""
         if not vectors:
             return []
+        import numpy as np
+
         matrix = np.asarray(vectors, dtype=float)
         return [float(p) for p in self.estimator.predict_proba(matrix)[:, 1]]
 
@@ -103,6 +103,8 @@ class SmartMoneyModel:
         names = sorted(wallets)
         if not names:
             return []
+        import numpy as np
+
         # By name, so a model stored before a feature was added still reads the features it was fitted on.
         rows = [wallets[name].as_dict() for name in names]
         base = np.asarray([[row[feature] for feature in self.features] for row in rows], dtype=float)
@@ -152,6 +154,8 @@ def auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     """ROC AUC, or None when only one class is present."""
     if len(set(labels)) < 2:
         return None
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(labels, scores))
 
 
@@ -160,6 +164,9 @@ def fit(samples: Sequence[Sample], *, seed: int = 0, trees: int = 300) -> Any:
     labels = [s.label for s in samples]
     if len(set(labels)) < 2:
         raise InputError("training needs both profitable and unprofitable wallets in its windows")
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
     estimator = RandomForestClassifier(n_estimators=trees, min_samples_leaf=3, class_weight="balanced",
                                        random_state=seed, n_jobs=1)
     estimator.fit(np.asarray([s.features for s in samples], dtype=float), labels)
@@ -169,6 +176,8 @@ def fit(samples: Sequence[Sample], *, seed: int = 0, trees: int = 300) -> Any:
 def train(samples: Sequence[Sample], *, window: int, horizon: int, test_fraction: float = 0.3, k: int = 10,
           seed: int = 0) -> SmartMoneyModel:
     """Fit on the older windows, measure on the newer ones, then refit on all for inference."""
+    import numpy as np
+
     train_set, test_set = time_split(samples, test_fraction)
     estimator = fit(train_set, seed=seed)
     test_scores = [float(p) for p in estimator.predict_proba(np.asarray([s.features for s in test_set]))[:, 1]]
@@ -211,6 +220,8 @@ class ModelStore:
         model.version = (self.versions() or [0])[-1] + 1
         path = self.directory / f"smart-money-v{model.version}.joblib"
         partial = path.with_suffix(".partial")
+        import joblib
+
         joblib.dump(model, partial)
         partial.replace(path)
         return path
@@ -223,6 +234,8 @@ class ModelStore:
         path = self.directory / f"smart-money-v{wanted}.joblib"
         if not path.exists():
             return None
+        import joblib  # unpickling the forest imports scikit-learn here, in the process that scores
+
         model = joblib.load(path)
         if not isinstance(model, SmartMoneyModel):
             raise InputError(f"{path} does not hold a smart-money model")

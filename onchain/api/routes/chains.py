@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from onchain.api.deps import ChainsDep, StoreDep, TelemetryDep
-from onchain.sources.jsonrpc import redact_url
 from onchain.storage.records import BlockRecord
 
 router = APIRouter(tags=["chains"])
@@ -22,6 +21,8 @@ def _head(record: BlockRecord | None) -> dict[str, Any] | None:
 @router.get("/v2/chains")
 async def list_chains(chains: ChainsDep, store: StoreDep, telemetry: TelemetryDep) -> dict[str, Any]:
     """Every chain in the registry (RPC URLs redacted), `head` being the newest stored block or null."""
+    from onchain.sources.jsonrpc import redact_url  # here: the RPC client module brings httpx, the API needs none
+
     heads = await telemetry.timed_db("heads", store.heads())
     out = []
     for chain in chains:
