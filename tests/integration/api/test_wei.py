@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-import pytest
 from websockets.asyncio.client import connect
 
 from onchain.alerts.service import AlertService
@@ -57,26 +55,6 @@ def profits(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [p for v in value for p in profits(v)]
     return []
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 async def test_a_sandwich_profit_past_64_bits_is_exact_everywhere(
