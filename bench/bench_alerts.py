@@ -22,8 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from onchain.alerts.book import RuleBook
 from onchain.alerts.engine import observations
-from onchain.alerts.rules import Condition, Observation, Rule, RuleBook
+from onchain.alerts.records import Condition, Observation, Rule
 
 COINS = 10_000
 RULES_PER_COIN = 10
@@ -127,7 +128,7 @@ async def _receiver(arrivals: asyncio.Queue[float]) -> tuple[asyncio.Server, str
 
 async def devnet_latency(crossings: int) -> None:
     from onchain.alerts.engine import announce_rule_change
-    from onchain.alerts.rules import RuleIn
+    from onchain.alerts.schema import RuleIn
     from onchain.alerts.service import AlertService
     from onchain.bus.memory import MemoryBus
     from onchain.config import Settings

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from onchain.alerts.rules import CONDITIONS
+from onchain.alerts.conditions import CONDITIONS
 
 EDGE_INTS: tuple[int, ...] = (
     0,

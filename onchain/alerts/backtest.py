@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onchain.alerts.engine import Evaluator
-from onchain.alerts.rules import Firing, Rule
+from onchain.alerts.records import Firing, Rule
 from onchain.analytics.anomalies import AnomalyConfig, AnomalyDetector, block_volume, observation, touched_pools
 from onchain.analytics.mev.service import KINDS, FindingKey, read_findings
 from onchain.domain.chain import Block

@@ -19,7 +19,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from onchain.alerts.rules import Firing, Observation, Occurrence, RuleBook
+from onchain.alerts.book import RuleBook
+from onchain.alerts.records import Firing, Observation, Occurrence
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.bus.base import Bus, Message, Subscription
 from onchain.domain.topics import ALERT_RULES, ANOMALIES, BLOCKS, EVENTS, MEV, PRICES, RISK, TVL, VOLUMES, RuleChange

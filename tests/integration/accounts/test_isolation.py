@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from onchain.accounts.tables import api_keys, audit_log, user_preferences, users
-from onchain.alerts.rules import Firing
+from onchain.alerts.records import Firing
 from onchain.alerts.store import AlertStore
 from onchain.alerts.tables import alert_deliveries, alert_firings, alert_state, user_alerts
 from tests.integration.accounts.conftest import WETH, Api, ApiFactory

@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from onchain.alerts.backtest import fresh_state
-from onchain.alerts.rules import Firing
+from onchain.alerts.records import Firing
 from onchain.alerts.store import AlertStore
 from onchain.analytics.mev.service import finding_rows
 from onchain.analytics.mev.tables import mev_findings

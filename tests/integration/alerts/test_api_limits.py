@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from onchain.accounts.service import AccountsService
-from onchain.alerts.rules import Firing
+from onchain.alerts.records import Firing
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.alerts.tables import alert_state, user_alerts
 from onchain.api import create_app

@@ -21,7 +21,8 @@ from onchain.alerts.delivery import (
     WebsocketSender,
     pinned_request,
 )
-from onchain.alerts.rules import Firing, RuleIn
+from onchain.alerts.records import Firing
+from onchain.alerts.schema import RuleIn
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.bus.memory import MemoryBus
 from onchain.domain.topics import ALERTS as ALERTS_TOPIC

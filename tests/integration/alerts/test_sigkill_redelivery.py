@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import jwt
 
-from onchain.alerts.rules import Firing
+from onchain.alerts.records import Firing
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.storage import Store
 from tests.integration.alerts.servers import WebhookReceiver, free_port

@@ -11,7 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from pydantic import ValidationError
 
-from onchain.alerts.rules import LEVEL_METRICS, Observation, Occurrence, RuleBook, RuleIn, backtest
+from onchain.alerts.book import RuleBook, backtest
+from onchain.alerts.conditions import LEVEL_METRICS
+from onchain.alerts.records import Observation, Occurrence
+from onchain.alerts.schema import RuleIn
 from onchain.alerts.store import AlertRecord, alert_message
 from onchain.api.errors import JSONBytesResponse
 from onchain.bus.base import encode
