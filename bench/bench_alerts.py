@@ -128,7 +128,7 @@ async def _receiver(arrivals: asyncio.Queue[float]) -> tuple[asyncio.Server, str
 
 async def devnet_latency(crossings: int) -> None:
     from onchain.alerts.engine import announce_rule_change
-    from onchain.alerts.schema import RuleIn
+    from onchain.alerts.rule_schema import RuleIn
     from onchain.alerts.service import AlertService
     from onchain.bus.memory import MemoryBus
     from onchain.config import Settings

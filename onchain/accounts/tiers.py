@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from onchain.accounts.tier_names import TIER_NAMES as TIER_NAMES  # re-exported: the service reads it here
-from onchain.alerts.schema import MAX_CHANNELS, MAX_CONDITIONS
+from onchain.alerts.rule_schema import MAX_CHANNELS, MAX_CONDITIONS
 from onchain.errors import ConfigError
 
 ANALYTICS = "analytics"
@@ -64,7 +64,7 @@ DEFAULT_TIERS: Mapping[str, Tier] = {
 }
 
 _NUMBERS = {f.name for f in fields(Tier)} - {"name", "features"}
-# Per-rule caps cannot go past what any stored rule may hold (onchain.alerts.schema).
+# Per-rule caps cannot go past what any stored rule may hold (onchain.alerts.rule_schema).
 _CEILINGS = {"alert_channels": MAX_CHANNELS, "alert_conditions": MAX_CONDITIONS}
 
 

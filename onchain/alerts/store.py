@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from onchain.alerts.records import Firing, Rule
-from onchain.alerts.schema import RuleIn, build_rule
+from onchain.alerts.rule_schema import RuleIn, build_rule
 from onchain.alerts.signing import new_secret
 from onchain.alerts.tables import alert_deliveries, alert_delivery_attempts, alert_firings, alert_state, user_alerts
 from onchain.bus.base import encode

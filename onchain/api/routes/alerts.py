@@ -18,7 +18,7 @@ from onchain.accounts.tiers import Tier
 from onchain.alerts.backtest import BacktestTooLarge, run_backtest
 from onchain.alerts.delivery import check_webhook_url
 from onchain.alerts.engine import Evaluator, announce_rule_change
-from onchain.alerts.schema import RuleIn, build_rule
+from onchain.alerts.rule_schema import RuleIn, build_rule
 from onchain.alerts.store import AlertQuotaError, AlertRecord, AlertStore, UnreadableAlert
 from onchain.alerts.targets import RefusedTarget
 from onchain.api.deps import BusDep, SettingsDep, StoreDep

@@ -16,7 +16,7 @@ import pytest
 
 from onchain.alerts.delivery import BusNotifier, DeliveryWorker, WebsocketSender
 from onchain.alerts.engine import AlertEngine
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.store import AlertStore
 from onchain.bus.memory import MemoryBus
 from onchain.domain.topics import ALERTS as ALERTS_TOPIC

@@ -22,7 +22,7 @@ from onchain.alerts.delivery import (
     pinned_request,
 )
 from onchain.alerts.records import Firing
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.store import AlertRecord, AlertStore
 from onchain.bus.memory import MemoryBus
 from onchain.domain.topics import ALERTS as ALERTS_TOPIC

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 
 from onchain.alerts.delivery import RetryPolicy
 from onchain.alerts.engine import announce_rule_change
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.service import AlertService
 from onchain.api import create_app
 from onchain.bus import MemoryBus

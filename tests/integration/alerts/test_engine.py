@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from onchain.alerts.delivery import RetryPolicy
 from onchain.alerts.engine import announce_rule_change
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.service import AlertService
 from onchain.bus.memory import MemoryBus
 from onchain.config import Settings

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from onchain.alerts.engine import AlertEngine, announce_rule_change
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.store import AlertStore
 from onchain.bus.memory import MemoryBus
 from onchain.outage import Backoff

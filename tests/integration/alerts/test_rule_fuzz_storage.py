@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, example, given, settings
 from pydantic import ValidationError
 
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.store import AlertStore
 from onchain.api.errors import JSONBytesResponse
 from onchain.storage.store import Store

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from onchain.alerts.engine import announce_rule_change
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.service import AlertService
 from onchain.analytics.mev import inspect_recorded_block
 from onchain.analytics.mev.service import market_value_usd, read_findings

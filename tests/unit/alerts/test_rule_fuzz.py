@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from onchain.alerts.book import RuleBook, backtest
 from onchain.alerts.conditions import LEVEL_METRICS
 from onchain.alerts.records import Observation, Occurrence
-from onchain.alerts.schema import RuleIn
+from onchain.alerts.rule_schema import RuleIn
 from onchain.alerts.store import AlertRecord, alert_message
 from onchain.api.errors import JSONBytesResponse
 from onchain.bus.base import encode

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from onchain.alerts.book import RuleBook, backtest
 from onchain.alerts.records import Condition, Observation, Occurrence, Rule
-from onchain.alerts.schema import RuleIn, build_rule, parse_duration
+from onchain.alerts.rule_schema import RuleIn, build_rule, parse_duration
 
 WETH = "ethereum:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
 PRICE_FILE = "demeter-fetch/ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.rel-price.csv"
