@@ -132,11 +132,13 @@ async def devnet_latency(crossings: int) -> None:
     from onchain.alerts.service import AlertService
     from onchain.bus.memory import MemoryBus
     from onchain.config import Settings
+    from onchain.devnet.anvil import find_anvil
+    from onchain.devnet.deployment import ARTIFACTS, DEVNET_CHAIN, Devnet
+    from onchain.devnet.traffic import TrafficGenerator
+    from onchain.devnet.wallet import calldata
     from onchain.ingest.pipeline import Pipeline
     from onchain.metrics.service import MarketService
     from onchain.protocols.registry import Decoder
-    from onchain.sources.devnet import ARTIFACTS, DEVNET_CHAIN, Devnet, calldata, find_anvil
-    from onchain.sources.devnet_traffic import TrafficGenerator
     from onchain.sources.jsonrpc import JsonRpcClient
     from onchain.sources.rpc import RpcSource
     from onchain.storage.store import Store

@@ -17,9 +17,9 @@ from onchain.cli import app
 from onchain.errors import InputError
 
 if TYPE_CHECKING:
-    from onchain.analytics.scenario import Evaluation, ScenarioConfig
     from onchain.analytics.smart_money.model import SmartMoneyModel
     from onchain.config import Settings
+    from onchain.devnet.scenario import Evaluation, ScenarioConfig
 
 analytics_app = typer.Typer(help="Smart-money model: train it, evaluate it on planted traders.",
                             no_args_is_help=True)
@@ -105,7 +105,7 @@ async def _stored_model(settings: Settings, chain: str | None, window: int, hori
 
 
 def _scenario_config(blocks: int, informed: bool, seed: int) -> ScenarioConfig:
-    from onchain.analytics.scenario import ScenarioConfig
+    from onchain.devnet.scenario import ScenarioConfig
 
     if blocks < 60:
         raise InputError("a scenario needs at least 60 blocks (three windows to train on, some to score)")
@@ -113,7 +113,7 @@ def _scenario_config(blocks: int, informed: bool, seed: int) -> ScenarioConfig:
 
 
 def _scenario_evaluation(config: ScenarioConfig, window: int, horizon: int) -> Evaluation:
-    from onchain.analytics.scenario import evaluate, run_scenario
+    from onchain.devnet.scenario import evaluate, run_scenario
 
     data = asyncio.run(run_scenario(config))
     evaluation = evaluate(data, window=window, horizon=horizon)

@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from onchain.analytics.service import AnalyticsService
     from onchain.bus.base import Subscription
     from onchain.config import Settings
+    from onchain.devnet.deployment import Deployment, Devnet, DevnetPool
     from onchain.domain.events import Event
     from onchain.runtime import Runtime
-    from onchain.sources.devnet import Deployment, Devnet, DevnetPool
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ def check_port_free(host: str, port: int) -> None:
 
 async def run_demo(settings: Settings, options: DemoOptions) -> None:
     """Run until cancelled (Ctrl-C) or until the API server stops; always stops anvil."""
+    from onchain.devnet.deployment import Devnet
     from onchain.runtime import Runtime
-    from onchain.sources.devnet import Devnet
 
     check_port_free(options.host, options.port)
     remove_demo_database(settings)
@@ -124,8 +124,8 @@ async def run_demo(settings: Settings, options: DemoOptions) -> None:
 
 async def _register_devnet(runtime: Runtime, deployment: Deployment) -> None:
     """Forget any devnet chain stored before (a configured database outlives devnets); know its tokens."""
+    from onchain.devnet.deployment import DEVNET_CHAIN
     from onchain.protocols.tokens import TokenInfo
-    from onchain.sources.devnet import DEVNET_CHAIN
     from onchain.storage.records import TokenRecord
 
     await runtime.store.rollback_after(DEVNET_CHAIN, -1)
@@ -180,8 +180,8 @@ async def _run(
     import uvicorn
 
     from onchain.api.app import create_app, uvicorn_config
-    from onchain.sources.devnet import DEVNET_CHAIN
-    from onchain.sources.devnet_traffic import TrafficGenerator
+    from onchain.devnet.deployment import DEVNET_CHAIN
+    from onchain.devnet.traffic import TrafficGenerator
     from onchain.sources.jsonrpc import JsonRpcClient
     from onchain.sources.rpc import RpcSource
 
@@ -279,8 +279,8 @@ class BlockPrinter:
         return cls(deployment, await runtime.bus.subscribe(EVENTS))
 
     async def run(self) -> None:
+        from onchain.devnet.deployment import DEVNET_CHAIN
         from onchain.domain.topics import EventsBatch
-        from onchain.sources.devnet import DEVNET_CHAIN
 
         async for message in self.events:
             payload = message.json()

@@ -38,7 +38,7 @@ from onchain.storage.records import BlockRecord, PoolRecord
 from onchain.storage.store import Store
 
 if TYPE_CHECKING:
-    from onchain.sources.devnet import Deployment
+    from onchain.devnet.deployment import Deployment
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""Edge: chain data in (live RPC, recorded replay, local devnet), `BlockBundle`s out."""
+"""Edge: chain data in (live RPC, recorded replay), `BlockBundle`s out."""

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from onchain.bus import MemoryBus
+from onchain.devnet.anvil import find_anvil
+from onchain.devnet.deployment import ARTIFACTS, DEVNET_CHAIN, Devnet
+from onchain.devnet.traffic import TrafficGenerator
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.protocols.registry import Decoder
-from onchain.sources.devnet import ARTIFACTS, DEVNET_CHAIN, Devnet, find_anvil
-from onchain.sources.devnet_traffic import TrafficGenerator
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.rpc import RpcSource
 from onchain.storage.store import Store

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from onchain.sources.devnet import ARTIFACTS, find_anvil
+from onchain.devnet.anvil import find_anvil
+from onchain.devnet.deployment import ARTIFACTS
 
 pytestmark = pytest.mark.devnet
 

@@ -11,18 +11,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from onchain.analytics.scenario import ScenarioConfig, evaluate, run_scenario
 from onchain.analytics.service import AnalyticsService
 from onchain.analytics.smart_money.model import ModelStore
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
+from onchain.devnet.anvil import find_anvil
+from onchain.devnet.deployment import ARTIFACTS, DEVNET_CHAIN, Devnet
+from onchain.devnet.scenario import ScenarioConfig, evaluate, run_scenario
+from onchain.devnet.traffic import TrafficGenerator
+from onchain.devnet.wallet import calldata
 from onchain.domain.topics import ANOMALIES
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.protocols.registry import Decoder
-from onchain.sources.devnet import ARTIFACTS, DEVNET_CHAIN, Devnet, calldata, find_anvil
-from onchain.sources.devnet_traffic import TrafficGenerator
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.rpc import RpcSource
 from onchain.storage.store import Store

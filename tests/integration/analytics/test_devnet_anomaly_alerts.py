@@ -20,11 +20,12 @@ from onchain.analytics.service import AnalyticsService
 from onchain.api import create_app
 from onchain.bus import MemoryBus
 from onchain.config import Settings
+from onchain.devnet.deployment import DEVNET_CHAIN, Devnet
+from onchain.devnet.traffic import TrafficGenerator
+from onchain.devnet.wallet import calldata
 from onchain.ingest.pipeline import Pipeline
 from onchain.metrics.service import MarketService
 from onchain.protocols.registry import Decoder
-from onchain.sources.devnet import DEVNET_CHAIN, Devnet, calldata
-from onchain.sources.devnet_traffic import TrafficGenerator
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.rpc import RpcSource
 from onchain.storage.store import Store

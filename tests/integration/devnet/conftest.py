@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from onchain.sources.devnet import ARTIFACTS, Devnet, find_anvil
+from onchain.devnet.anvil import find_anvil
+from onchain.devnet.deployment import ARTIFACTS, Devnet
 
 
 def _require_tools() -> None:

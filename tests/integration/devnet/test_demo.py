@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 
-from onchain.sources.devnet import find_anvil
+from onchain.devnet.anvil import find_anvil
 
 pytestmark = pytest.mark.devnet
 

@@ -6,18 +6,13 @@ import socket
 
 import pytest
 
+from onchain.devnet.anvil import DevnetError, find_anvil
+from onchain.devnet.deployment import DEVNET_CHAIN, Devnet, pair_init_code_hash
+from onchain.devnet.traffic import TrafficGenerator
+from onchain.devnet.wallet import calldata
 from onchain.domain.chain import Log
+from onchain.protocols.create2 import v2_pair_address
 from onchain.protocols.registry import Decoder
-from onchain.sources.devnet import (
-    DEVNET_CHAIN,
-    Devnet,
-    DevnetError,
-    calldata,
-    create2_address,
-    find_anvil,
-    pair_init_code_hash,
-)
-from onchain.sources.devnet_traffic import TrafficGenerator
 from onchain.sources.parse import parse_log
 
 pytestmark = pytest.mark.devnet
@@ -62,7 +57,7 @@ async def test_deploys_tokens_pools_and_feeds(devnet: Devnet) -> None:
             deployment.factory, "getPair(address,address)", ["address"], pool.token1.address, pool.token0.address
         )
         assert on_chain == pool.address
-        assert create2_address(deployment.factory, pool.token0.address, pool.token1.address,
+        assert v2_pair_address(deployment.factory, pool.token0.address, pool.token1.address,
                                deployment.init_code_hash) == pool.address  # fmt: skip
         reserve0, reserve1, _ = await devnet.read(pool.address, "getReserves()", ["uint112", "uint112", "uint32"])
         assert reserve0 > 0 and reserve1 > 0

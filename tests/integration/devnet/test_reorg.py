@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from onchain.bus.memory import MemoryBus
+from onchain.devnet.deployment import DEVNET_CHAIN, Devnet
+from onchain.devnet.traffic import TrafficGenerator
 from onchain.domain.topics import REORG
 from onchain.ingest.pipeline import Pipeline
 from onchain.protocols.registry import Decoder
-from onchain.sources.devnet import DEVNET_CHAIN, Devnet
-from onchain.sources.devnet_traffic import TrafficGenerator
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.parse import parse_log
 from onchain.sources.rpc import RpcSource

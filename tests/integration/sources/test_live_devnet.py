@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from onchain.sources.devnet import Devnet, find_anvil
+from onchain.devnet.anvil import find_anvil
+from onchain.devnet.deployment import Devnet
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.rpc import RpcSource
 from onchain.sources.tokens_live import fetch_token_metadata

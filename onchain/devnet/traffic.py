@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from eth_abi.abi import decode
 
-from onchain.sources.devnet import FEED_DECIMALS, TOKENS, WETH_SPEC, Deployment, Devnet, DevnetPool, calldata
+from onchain.devnet.deployment import FEED_DECIMALS, TOKENS, WETH_SPEC, Deployment, Devnet, DevnetPool
+from onchain.devnet.wallet import calldata
 
 log = logging.getLogger(__name__)
 

@@ -24,22 +24,14 @@ from onchain.analytics.smart_money.features import build_samples, wallet_feature
 from onchain.analytics.smart_money.liquidity import LiquidityBook, liquidity_from_events
 from onchain.analytics.smart_money.model import SmartMoneyModel, auc, train
 from onchain.analytics.smart_money.trades import PriceTape, Trade, fold_prices, pool_tokens, trades_from_events
+from onchain.devnet.anvil import DevnetError
+from onchain.devnet.deployment import DEVNET_CHAIN, FEED_DECIMALS, TOKENS, WETH_SPEC, Deployment, Devnet, DevnetPool
+from onchain.devnet.traffic import PairState
+from onchain.devnet.wallet import calldata
 from onchain.domain.chain import Block
 from onchain.domain.events import Event
 from onchain.metrics.service import MarketService
 from onchain.protocols.registry import Decoder
-from onchain.sources.devnet import (
-    DEVNET_CHAIN,
-    FEED_DECIMALS,
-    TOKENS,
-    WETH_SPEC,
-    Deployment,
-    Devnet,
-    DevnetError,
-    DevnetPool,
-    calldata,
-)
-from onchain.sources.devnet_traffic import PairState
 from onchain.sources.jsonrpc import JsonRpcClient
 from onchain.sources.parse import parse_block, parse_log
 
