@@ -41,7 +41,8 @@ from sqlalchemy.engine import make_url
 
 from onchain.bus.memory import MemoryBus
 from onchain.domain.chain import BlockBundle
-from onchain.ingest.pipeline import BOUNDED_YOUNG_GENERATION, Pipeline, _fewer_collections
+from onchain.ingest.gc_tuning import BOUNDED_YOUNG_GENERATION, fewer_collections
+from onchain.ingest.pipeline import Pipeline
 from onchain.protocols.registry import Decoder
 from onchain.sources.parse import build_bundle
 from onchain.storage.records import BlockWrite
@@ -208,7 +209,7 @@ async def main(target_logs: int, runs: int) -> None:
     writes: list[BlockWrite] = []
 
     async def parse_once(_run: int) -> float:
-        with _fewer_collections(BOUNDED_YOUNG_GENERATION):
+        with fewer_collections(BOUNDED_YOUNG_GENERATION):
             started = time.perf_counter()
             parse(answers)
             return time.perf_counter() - started
@@ -216,7 +217,7 @@ async def main(target_logs: int, runs: int) -> None:
     async def decode_once(_run: int) -> float:
         # One decoder throughout: these blocks create no pools, so every run decodes the same way.
         bundles = parse(answers)
-        with _fewer_collections(BOUNDED_YOUNG_GENERATION):
+        with fewer_collections(BOUNDED_YOUNG_GENERATION):
             started = time.perf_counter()
             decoded = [BlockWrite(bundle, decoder.decode(bundle.logs).events) for bundle in bundles]
             seconds = time.perf_counter() - started
@@ -242,7 +243,7 @@ async def main(target_logs: int, runs: int) -> None:
 
             async def store_once(run: int, name: str = name) -> float:
                 async with scratch_database(name, Path(scratch), f"store{run}") as url:
-                    with _fewer_collections(BOUNDED_YOUNG_GENERATION):
+                    with fewer_collections(BOUNDED_YOUNG_GENERATION):
                         return await store_only(url, writes, batch_logs=20_000)
 
             async def e2e_once(run: int, name: str = name) -> float:

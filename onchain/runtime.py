@@ -19,7 +19,8 @@ from onchain.bus.redis import RedisBus
 from onchain.chains.registry import ChainInfo, ChainRegistry
 from onchain.config import Settings
 from onchain.errors import ConfigError, StorageError
-from onchain.ingest.pipeline import IngestStats, Pipeline
+from onchain.ingest.pipeline import Pipeline
+from onchain.ingest.stats import IngestStats
 from onchain.outage import Backoff, OutageLog
 from onchain.protocols.base import PoolDirectory
 from onchain.protocols.registry import Decoder

@@ -18,7 +18,7 @@ from onchain.cli import app
 
 if TYPE_CHECKING:
     from onchain.config import Settings
-    from onchain.ingest.pipeline import IngestStats
+    from onchain.ingest.stats import IngestStats
     from onchain.sources.base import Source
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -75,7 +75,7 @@ async def _replay(settings: Settings, path: Path, chain: str, speed: float | Non
     """The recording is read and checked whole before the database is opened: a bad file stores nothing."""
     from onchain.chains import ChainRegistry
     from onchain.ingest.pacing import Paced
-    from onchain.ingest.pipeline import IngestStats
+    from onchain.ingest.stats import IngestStats
     from onchain.runtime import Runtime
     from onchain.sources.replay import ReplaySource
 

@@ -19,21 +19,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import gc
 import logging
 import operator
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from onchain.bus.base import Bus, BusError
 from onchain.domain.chain import BlockBundle
-from onchain.domain.events import Event
-from onchain.domain.topics import BLOCKS, EVENTS, REORG, BlockStored, EventsBatch, Reorg
+from onchain.domain.topics import BLOCKS, EVENTS, REORG, Reorg
 from onchain.errors import InconsistentDataError, StorageError
+from onchain.ingest.gc_tuning import BOUNDED_YOUNG_GENERATION, YOUNG_GENERATION, fewer_collections
+from onchain.ingest.messages import block_payload, events_payloads
 from onchain.ingest.reorg import check_depth, common_ancestor, extends, validate_bundle
+from onchain.ingest.stats import BlockTally, IngestStats
 from onchain.outage import Backoff, OutageLog
 from onchain.protocols.base import PoolInfo
 from onchain.protocols.registry import Decoder
@@ -47,122 +47,11 @@ _FAMILY_AND_NAME = operator.attrgetter("family", "name")
 _PROTOCOL = operator.attrgetter("protocol")
 
 
-@dataclass(slots=True)
-class _BlockTally:
-    number: int
-    logs: int
-    events: Counter[str]
-    protocols: Counter[str]
-
-
-@dataclass(slots=True)
-class IngestStats:
-    """What a run stored. Blocks later orphaned by a reorg are subtracted again."""
-
-    blocks: int = 0
-    logs: int = 0
-    events: Counter[str] = field(default_factory=Counter)
-    protocols: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
-    pools: int = 0
-    reorgs: int = 0
-    orphaned_blocks: int = 0
-    publish_failures: int = 0
-    first_block: int | None = None
-    last_block: int | None = None
-
-    def summary(self) -> dict[str, Any]:
-        """The shape `onchain replay --json` prints."""
-        return {
-            "blocks": self.blocks,
-            "logs": self.logs,
-            "events": dict(sorted(self.events.items())),
-            "protocols": dict(sorted(self.protocols.items())),
-        }
-
-
-# Young-generation size while any pipeline runs (CPython's default is 700 allocations).
-YOUNG_GENERATION = 50_000
-# While a bounded range (backfill, replay) runs: above what a full batch keeps alive (~2.9 tracked objects per
-# log, ~290,000 for 100,000 logs), so the collector rarely walks a batch at all.
-BOUNDED_YOUNG_GENERATION = 1_000_000
-
-
-class _FewerCollections:
-    """Raises the young-generation GC threshold while at least one pipeline runs, then restores it.
-
-    Ingesting allocates millions of short-lived, acyclic objects (parsed JSON, logs, events, rows), and
-    up to a whole batch of them is alive at once. With the default threshold the collector walks that
-    batch again and again (measured: a quarter of end-to-end time); collecting every 50,000 allocations
-    instead delays freeing the rare cyclic garbage by a few milliseconds and changes nothing else.
-    A bounded run asks for more (`BOUNDED_YOUNG_GENERATION`): it ends, and with it the longer wait for
-    cyclic garbage; a live run keeps the smaller figure. The largest figure asked for by a running
-    pipeline applies; a threshold already above it is left alone.
-    """
-
-    def __init__(self) -> None:
-        self.asked: list[int] = []
-        self.saved: tuple[int, int, int] = gc.get_threshold()
-
-    @contextlib.contextmanager
-    def __call__(self, young: int = YOUNG_GENERATION) -> Iterator[None]:
-        if not self.asked:
-            self.saved = gc.get_threshold()
-        self.asked.append(young)
-        self._apply()
-        try:
-            yield
-        finally:
-            self.asked.remove(young)
-            if self.asked:
-                self._apply()
-            else:
-                gc.set_threshold(*self.saved)
-
-    def _apply(self) -> None:
-        young = max(self.asked)
-        if self.saved[0] < young:
-            gc.set_threshold(young, *self.saved[1:])
-        else:
-            gc.set_threshold(*self.saved)
-
-
-_fewer_collections = _FewerCollections()
-
-
 class _End:
     """Marks the end of a finite source."""
 
 
 _END = _End()
-
-
-def block_payload(write: BlockWrite) -> dict[str, Any]:
-    block = write.bundle.block
-    return BlockStored(
-        chain=write.bundle.chain,
-        number=block.number,
-        hash=block.hash,
-        parent_hash=block.parent_hash,
-        timestamp=block.timestamp,
-        logs=len(write.bundle.logs),
-        events=len(write.events),
-    ).encode()
-
-
-def events_payloads(chain: str, batch: Sequence[BlockWrite], per_message: int) -> list[dict[str, Any]]:
-    """A committed batch as `events` messages, each covering a block range whole (blocks without events
-    included) and holding at most about `per_message` events, so a backfill never sends huge messages."""
-    messages: list[dict[str, Any]] = []
-    start = 0
-    pending: list[Event] = []
-    for index, write in enumerate(batch):
-        pending.extend(write.events)
-        if len(pending) >= per_message or index == len(batch) - 1:
-            from_block, to_block = batch[start].bundle.block.number, write.bundle.block.number
-            messages.append(EventsBatch(chain=chain, from_block=from_block, to_block=to_block, events=pending).encode())
-            start, pending = index + 1, []
-    return messages
 
 
 def _inside(number: int, start: int, end: int | None) -> bool:
@@ -226,7 +115,7 @@ class Pipeline:
         self.storing = OutageLog(log, f"ingest of {chain}")
         self.stats = IngestStats()
         self._head = -1
-        self._recent: deque[_BlockTally] = deque(maxlen=max_reorg_depth + batch_blocks)
+        self._recent: deque[BlockTally] = deque(maxlen=max_reorg_depth + batch_blocks)
         self._pool_blocks: dict[str, int] = {}
         self._stalls = 0
         self._permanent_pools: frozenset[str] | None = None
@@ -258,7 +147,7 @@ class Pipeline:
         loading: contextlib.AbstractAsyncContextManager[bool] = contextlib.nullcontext(False)
         if await self._long_load(start, end):
             loading = self.store.bulk_load()
-        with _fewer_collections(YOUNG_GENERATION if end is None else BOUNDED_YOUNG_GENERATION):
+        with fewer_collections(YOUNG_GENERATION if end is None else BOUNDED_YOUNG_GENERATION):
             async with loading as self._overlap:
                 try:
                     while next_start is not None:
@@ -413,7 +302,7 @@ class Pipeline:
         pairs = Counter(map(_FAMILY_AND_NAME, result.events))
         kinds = Counter({f"{family}.{name}": count for (family, name), count in pairs.items()})
         protocols: Counter[str] = Counter(filter(None, map(_PROTOCOL, result.events)))
-        self._recent.append(_BlockTally(number, len(bundle.logs), kinds, protocols))
+        self._recent.append(BlockTally(number, len(bundle.logs), kinds, protocols))
         stats = self.stats
         stats.blocks += 1
         stats.logs += len(bundle.logs)

@@ -30,7 +30,7 @@ from onchain.bus.base import Subscription
 from onchain.config import Settings
 from onchain.domain.topics import ALERTS as ALERTS_TOPIC
 from onchain.domain.topics import MEV
-from onchain.ingest.pipeline import IngestStats
+from onchain.ingest.stats import IngestStats
 from onchain.metrics.service import MarketService
 from onchain.runtime import Runtime
 from onchain.sources.replay import ReplaySource

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from onchain.bus import MemoryBus
-from onchain.ingest.pipeline import BOUNDED_YOUNG_GENERATION, Pipeline
+from onchain.ingest.gc_tuning import BOUNDED_YOUNG_GENERATION
+from onchain.ingest.pipeline import Pipeline
 from onchain.protocols import Decoder
 from onchain.storage import Store
 from onchain.storage.records import BlockWrite

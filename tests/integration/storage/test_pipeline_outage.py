@@ -21,7 +21,8 @@ import pytest
 from onchain.analytics.mev.service import MevService
 from onchain.bus import MemoryBus
 from onchain.domain.chain import BlockBundle
-from onchain.ingest.pipeline import IngestStats, Pipeline
+from onchain.ingest.pipeline import Pipeline
+from onchain.ingest.stats import IngestStats
 from onchain.outage import Backoff
 from onchain.protocols import Decoder
 from onchain.storage import Store

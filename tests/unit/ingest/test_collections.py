@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import gc
 
-from onchain.ingest.pipeline import BOUNDED_YOUNG_GENERATION, YOUNG_GENERATION, _FewerCollections
+from onchain.ingest.gc_tuning import BOUNDED_YOUNG_GENERATION, YOUNG_GENERATION, FewerCollections
 
 
 def test_threshold_raised_while_running_and_restored_by_the_last() -> None:
     before = gc.get_threshold()
-    relief = _FewerCollections()
+    relief = FewerCollections()
     try:
         gc.set_threshold(700, 10, 10)
         with relief():
@@ -27,7 +27,7 @@ def test_a_larger_threshold_is_left_alone() -> None:
     before = gc.get_threshold()
     try:
         gc.set_threshold(YOUNG_GENERATION * 2, 5, 5)
-        with _FewerCollections()():
+        with FewerCollections()():
             assert gc.get_threshold() == (YOUNG_GENERATION * 2, 5, 5)
         assert gc.get_threshold() == (YOUNG_GENERATION * 2, 5, 5)
     finally:
@@ -36,7 +36,7 @@ def test_a_larger_threshold_is_left_alone() -> None:
 
 def test_the_largest_figure_asked_applies_and_the_smaller_returns_after() -> None:
     before = gc.get_threshold()
-    relief = _FewerCollections()
+    relief = FewerCollections()
     try:
         gc.set_threshold(700, 10, 10)
         with relief():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onchain.ingest.pipeline import block_payload, events_payloads
+from onchain.ingest.messages import block_payload, events_payloads
 from onchain.protocols import Decoder
 from onchain.storage import BlockWrite
 from tests.unit.ingest.bundles import etl_bundles
