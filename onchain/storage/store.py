@@ -17,190 +17,44 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Index, Row, delete, func, select, update
+from sqlalchemy import Index, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from onchain.codec import decode_args, encode_args
+from onchain.codec import encode_args
 from onchain.domain.events import Event
 from onchain.errors import StorageError
 from onchain.storage import database, migrate
 from onchain.storage.bulk import insert_rows, upsert_ignore
+from onchain.storage.loader_sql import ADVANCE_CURSOR_SQL, CURSOR_QUERY, replace_blocks_sql
 from onchain.storage.records import BlockRecord, BlockWrite, Cursor, PoolRecord, PreparedBlocks, TokenRecord
-from onchain.storage.sqlite_loader import SqliteLoader, Statement
+from onchain.storage.rows import (
+    BLOCK_COLUMNS,
+    EVENT_COLUMNS,
+    TX_COLUMNS,
+    block_record,
+    event_record,
+    hex_int,
+    pool_record,
+    stored_gas,
+    token_row,
+)
+from onchain.storage.sqlite_loader import SqliteLoader
 from onchain.storage.tables import (
+    BY_BLOCK,
+    DERIVED_BY_BLOCK,
     blocks,
     chains,
     cursors,
     events,
     pools,
-    protocol_metrics,
     transactions,
 )
 from onchain.storage.tables import tokens as tokens_table
 
-_INT64_MAX = 2**63 - 1
-
-# Per-block tables, each with the column naming its block, in deletion order. A rollback deletes the rows
-# of both groups above the ancestor, by chain and that column. Tables of features built on blocks (MEV
-# findings) reference `blocks` with ON DELETE CASCADE instead, so whatever deletes a block deletes them.
-# Written with their blocks: rewriting a range (re-ingest) deletes and rewrites these too.
-_BY_BLOCK = (
-    (events, events.c.block_number),
-    (transactions, transactions.c.block_number),
-    (blocks, blocks.c.number),
-    (pools, pools.c.created_block),
-)
-# Computed later from stored blocks (metric points): a rewrite leaves them, a rollback removes them.
-_DERIVED_BY_BLOCK = ((protocol_metrics, protocol_metrics.c.block_number),)
-
 # Indexes only reads use (events by emitting address): inserting into one costs more than the row itself
 # (the addresses land all over it), building it once over a loaded table a fraction. `deferred_indexes`.
 _LOOKUP_INDEXES: tuple[Index, ...] = tuple(index for index in events.indexes if index.name == "ix_events_address")
-
-_EVENT_COLUMNS = (
-    "chain",
-    "block_number",
-    "log_index",
-    "block_hash",
-    "transaction_hash",
-    "transaction_index",
-    "address",
-    "family",
-    "name",
-    "protocol",
-    "args",
-)
-_TX_COLUMNS = (
-    "chain",
-    "block_number",
-    "transaction_index",
-    "hash",
-    "from_address",
-    "to_address",
-    "value",
-    "gas_price",
-    "gas_used",
-    "status",
-)
-_BLOCK_COLUMNS = (
-    "chain",
-    "number",
-    "hash",
-    "parent_hash",
-    "timestamp",
-    "miner",
-    "base_fee_per_gas",
-    "gas_used",
-    "transaction_count",
-    "log_count",
-    "event_count",
-)
-
-
-def _hex_int(value: int | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _gas(value: int | None) -> int | None:
-    """Gas used as stored: no real transaction comes near 2**63 (block gas limits are ~1e8), and recorders
-    write 2**64-1 for "unknown" (mev-inspect's receipt summaries do), so such values are stored as NULL."""
-    return None if value is None or value > _INT64_MAX else value
-
-
-def _block_record(row: Row[Any]) -> BlockRecord:
-    fee = row.base_fee_per_gas
-    return BlockRecord(
-        chain=row.chain,
-        number=row.number,
-        hash=row.hash,
-        parent_hash=row.parent_hash,
-        timestamp=row.timestamp,
-        miner=row.miner,
-        base_fee_per_gas=None if fee is None else int(fee),
-        gas_used=row.gas_used,
-        transaction_count=row.transaction_count,
-        log_count=row.log_count,
-        event_count=row.event_count,
-    )
-
-
-def _token_row(token: TokenRecord) -> dict[str, Any]:
-    return {
-        "chain": token.chain,
-        "address": token.address,
-        "symbol": token.symbol,
-        "name": token.name,
-        "decimals": token.decimals,
-    }
-
-
-def _event(row: Row[Any]) -> Event:
-    return Event(
-        chain=row.chain,
-        block_number=row.block_number,
-        block_hash=row.block_hash,
-        transaction_hash=row.transaction_hash,
-        transaction_index=row.transaction_index,
-        log_index=row.log_index,
-        address=row.address,
-        family=row.family,
-        name=row.name,
-        protocol=row.protocol,
-        args=decode_args(row.args),
-    )
-
-
-def _pool_record(row: Row[Any]) -> PoolRecord:
-    return PoolRecord(
-        chain=row.chain,
-        address=row.address,
-        family=row.family,
-        token0=row.token0,
-        token1=row.token1,
-        protocol=row.protocol,
-        fee=row.fee,
-        factory=row.factory,
-        created_block=row.created_block,
-    )
-
-
-_CURSOR_QUERY = "SELECT block_number, block_hash FROM cursors WHERE chain = ?"
-# The cursor moves forward only: rewriting older blocks (a replay of history) never moves it back.
-_ADVANCE_CURSOR_SQL = (
-    "INSERT INTO cursors (chain, block_number, block_hash) VALUES (?, ?, ?) ON CONFLICT (chain) DO UPDATE SET "
-    "block_number = excluded.block_number, block_hash = excluded.block_hash "
-    "WHERE cursors.block_number <= excluded.block_number"
-)
-
-
-def _insert_sql(table: str, columns: Sequence[str], *, ignore_existing: Sequence[str] = ()) -> str:
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-    return f"{sql} ON CONFLICT ({', '.join(ignore_existing)}) DO NOTHING" if ignore_existing else sql
-
-
-def _replace_blocks_sql(prepared: PreparedBlocks) -> list[Statement]:
-    """`commit_blocks`' transaction as SQLite statements for the loader process, minus the cursor."""
-    chain, numbers = prepared.chain, prepared.numbers
-    low, high = numbers[0], numbers[-1]
-    statements: list[Statement] = []
-    for table, column in _BY_BLOCK:
-        if high - low + 1 == len(numbers):
-            sql = f"DELETE FROM {table.name} WHERE chain = ? AND {column.name} BETWEEN ? AND ?"
-            statements.append((sql, [(chain, low, high)]))
-        else:
-            sql = f"DELETE FROM {table.name} WHERE chain = ? AND {column.name} = ?"
-            statements.append((sql, [(chain, number) for number in numbers]))
-    statements.append((_insert_sql("chains", ("name", "chain_id"), ignore_existing=("name",)), [(chain, None)]))
-    statements.append((_insert_sql("blocks", _BLOCK_COLUMNS), prepared.block_rows))
-    statements.append((_insert_sql("transactions", _TX_COLUMNS), prepared.tx_rows))
-    statements.append((_insert_sql("events", _EVENT_COLUMNS), prepared.event_rows))
-    for name, rows in (("pools", prepared.pool_rows), ("tokens", prepared.token_rows)):
-        if rows:
-            columns = tuple(rows[0])
-            sql = _insert_sql(name, columns, ignore_existing=("chain", "address"))
-            statements.append((sql, [tuple(row[c] for c in columns) for row in rows]))
-    return statements
 
 
 class Store:
@@ -340,7 +194,7 @@ class Store:
                     block.parent_hash,
                     block.timestamp,
                     block.miner,
-                    _hex_int(block.base_fee_per_gas),
+                    hex_int(block.base_fee_per_gas),
                     block.gas_used,
                     len(item.bundle.transactions) or block.transaction_count,
                     len(item.bundle.logs),
@@ -356,8 +210,8 @@ class Store:
                     tx.from_address,
                     tx.to_address,
                     str(tx.value),
-                    _hex_int(tx.gas_price),
-                    _gas(tx.gas_used),
+                    hex_int(tx.gas_price),
+                    stored_gas(tx.gas_used),
                     tx.status,
                 )
                 for tx in item.bundle.transactions
@@ -394,13 +248,13 @@ class Store:
             )
         last = batch[-1].bundle.block
         prepared = PreparedBlocks(
-            chain, numbers, block_rows, tx_rows, event_rows, pool_rows, [_token_row(t) for t in tokens],
+            chain, numbers, block_rows, tx_rows, event_rows, pool_rows, [token_row(t) for t in tokens],
             Cursor(chain, last.number, last.hash),
         )
         if self._loader is not None:
-            statements = _replace_blocks_sql(prepared)
-            statements.append((_ADVANCE_CURSOR_SQL, [(chain, last.number, last.hash)]))
-            prepared.loader_request = self._loader.request(statements, _CURSOR_QUERY, (chain,))
+            statements = replace_blocks_sql(prepared)
+            statements.append((ADVANCE_CURSOR_SQL, [(chain, last.number, last.hash)]))
+            prepared.loader_request = self._loader.request(statements, CURSOR_QUERY, (chain,))
         return prepared
 
     async def commit_blocks(self, prepared: PreparedBlocks) -> Cursor:
@@ -416,9 +270,9 @@ class Store:
         async with self.transaction(what) as connection:
             await self._delete_blocks(connection, chain, numbers)
             await upsert_ignore(connection, chains, [{"name": chain, "chain_id": None}], ("name",))
-            await insert_rows(connection, blocks, _BLOCK_COLUMNS, prepared.block_rows)
-            await insert_rows(connection, transactions, _TX_COLUMNS, prepared.tx_rows)
-            await insert_rows(connection, events, _EVENT_COLUMNS, prepared.event_rows)
+            await insert_rows(connection, blocks, BLOCK_COLUMNS, prepared.block_rows)
+            await insert_rows(connection, transactions, TX_COLUMNS, prepared.tx_rows)
+            await insert_rows(connection, events, EVENT_COLUMNS, prepared.event_rows)
             await upsert_ignore(connection, pools, prepared.pool_rows, ("chain", "address"))
             await upsert_ignore(connection, tokens_table, prepared.token_rows, ("chain", "address"))
             ahead = (
@@ -434,7 +288,7 @@ class Store:
         """Delete what is stored for these blocks: by range when they are contiguous, else number by number."""
         low, high = numbers[0], numbers[-1]
         contiguous = high - low + 1 == len(numbers)
-        for table, column in _BY_BLOCK:
+        for table, column in BY_BLOCK:
             if contiguous:
                 await connection.execute(delete(table).where(table.c.chain == chain, column.between(low, high)))
                 continue
@@ -452,7 +306,7 @@ class Store:
         Returns the new cursor; None when block `number` itself is not stored (the cursor is then removed).
         """
         async with self.transaction(f"rolling back {chain} after {number}") as connection:
-            for table, column in (*_BY_BLOCK, *_DERIVED_BY_BLOCK):
+            for table, column in (*BY_BLOCK, *DERIVED_BY_BLOCK):
                 await connection.execute(delete(table).where(table.c.chain == chain, column > number))
             kept_query = select(blocks.c.hash).where(blocks.c.chain == chain, blocks.c.number == number)
             kept = (await connection.execute(kept_query)).scalar_one_or_none()
@@ -470,7 +324,7 @@ class Store:
 
     async def upsert_tokens(self, records: Iterable[TokenRecord]) -> int:
         """Insert or refresh token metadata (symbol, name, decimals); returns how many were given."""
-        rows = [_token_row(t) for t in records]
+        rows = [token_row(t) for t in records]
         if not rows:
             return 0
         table = tokens_table
@@ -531,7 +385,7 @@ class Store:
                     select(blocks).where(blocks.c.chain == chain).order_by(blocks.c.number.desc()).limit(1)
                 )
             ).one_or_none()
-        return None if row is None else _block_record(row)
+        return None if row is None else block_record(row)
 
     async def heads(self) -> dict[str, BlockRecord]:
         """The highest stored block of every chain, by chain name."""
@@ -542,7 +396,7 @@ class Store:
                     select(blocks).join(top, (blocks.c.chain == top.c.chain) & (blocks.c.number == top.c.number))
                 )
             ).all()
-        return {row.chain: _block_record(row) for row in rows}
+        return {row.chain: block_record(row) for row in rows}
 
     async def blocks(self, chain: str, from_block: int | None = None, to_block: int | None = None) -> list[BlockRecord]:
         """Stored blocks of `chain` in ascending order, optionally within `from_block..to_block` inclusive."""
@@ -553,7 +407,7 @@ class Store:
             query = query.where(blocks.c.number <= to_block)
         async with self.reading() as connection:
             rows = (await connection.execute(query.order_by(blocks.c.number))).all()
-        return [_block_record(row) for row in rows]
+        return [block_record(row) for row in rows]
 
     async def events(
         self,
@@ -596,7 +450,7 @@ class Store:
             query = query.limit(limit)
         async with self.reading() as connection:
             rows = (await connection.execute(query)).all()
-        return [_event(row) for row in rows]
+        return [event_record(row) for row in rows]
 
     async def event_counts(self, chain: str | None = None) -> dict[str, int]:
         """Stored events per kind (`family.name`)."""
@@ -616,13 +470,13 @@ class Store:
             query = query.where(pools.c.protocol == protocol)
         async with self.reading() as connection:
             rows = (await connection.execute(query.order_by(pools.c.chain, pools.c.address))).all()
-        return [_pool_record(row) for row in rows]
+        return [pool_record(row) for row in rows]
 
     async def pool(self, chain: str, address: str) -> PoolRecord | None:
         query = select(pools).where(pools.c.chain == chain, pools.c.address == address.lower())
         async with self.reading() as connection:
             row = (await connection.execute(query)).one_or_none()
-        return None if row is None else _pool_record(row)
+        return None if row is None else pool_record(row)
 
     async def tokens(self, chain: str | None = None) -> list[TokenRecord]:
         query = select(tokens_table)

@@ -159,3 +159,15 @@ events = Table(
     Index("ix_events_address", "chain", "address", "block_number"),
 )
 
+# Per-block tables, each with the column naming its block, in deletion order. A rollback deletes the rows
+# of both groups above the ancestor, by chain and that column. Tables of features built on blocks (MEV
+# findings) reference `blocks` with ON DELETE CASCADE instead, so whatever deletes a block deletes them.
+# Written with their blocks: rewriting a range (re-ingest) deletes and rewrites these too.
+BY_BLOCK = (
+    (events, events.c.block_number),
+    (transactions, transactions.c.block_number),
+    (blocks, blocks.c.number),
+    (pools, pools.c.created_block),
+)
+# Computed later from stored blocks (metric points): a rewrite leaves them, a rollback removes them.
+DERIVED_BY_BLOCK = ((protocol_metrics, protocol_metrics.c.block_number),)
